@@ -1,0 +1,62 @@
+"""One typed settings object for every command, component and server.
+
+Values come, in rising priority, from the defaults below, an optional YAML file, and environment
+variables prefixed ``SKILLRANK_`` (e.g. ``SKILLRANK_DATA_ROOT``). The same keys work on a laptop
+and in a cluster (where a ConfigMap sets the environment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of a skillrank deployment.
+
+    Example:
+        >>> Settings(data_root="/tmp/sr").mlflow_uri
+        'sqlite:////tmp/sr/mlflow.db'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SKILLRANK_", extra="forbid")
+
+    data_root: Path = Field(Path(".skillrank"), description="Where every output of skillrank goes.")
+    source: Path | None = Field(None, description="Directory of platform tables in the data contract.")
+    mlflow_tracking_uri: str | None = Field(None, description="Defaults to SQLite under data_root.")
+    model_name: str = "skillrank"
+    experiment_name: str = "skillrank"
+    feature_service: str = "ranker_v1"
+    online_store: str = Field("sqlite", pattern="^(sqlite|redis)$")
+    redis_connection_string: str = "127.0.0.1:6379"
+    feast_registry: str | None = Field(None, description="SQLAlchemy URL; defaults to SQLite under data_root.")
+    train_months: int = Field(6, ge=1)
+    test_months: int = Field(1, ge=1)
+    label_horizon_days: int = Field(30, ge=1)
+    max_folds: int = Field(12, ge=1)
+    n_estimators: int = Field(300, ge=10)
+    min_track_record_days: int = Field(63, ge=1)
+    min_trades: int = Field(10, ge=0)
+    min_diversification: float = Field(0.2, ge=0, le=1)
+    max_candidates: int = Field(1000, ge=1)
+    top_k: int = Field(20, ge=1)
+    seed: int = 7
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.data_root.resolve()}/mlflow.db"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides) -> Settings:
+        """Build settings from an optional YAML file, the environment and explicit overrides.
+
+        Explicit overrides (CLI flags) win over the environment, which wins over the file.
+        """
+        file_values = {}
+        if config_file is not None:
+            file_values = yaml.safe_load(Path(config_file).read_text()) or {}
+        env_values = cls().model_dump(exclude_unset=True)
+        return cls(**{**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}})

@@ -1,0 +1,1 @@
+"""The Feast repository of skillrank: entity, sources, feature views and feature services."""
