@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_candidates: int = Field(1000, ge=1)
     top_k: int = Field(20, ge=1)
     seed: int = 7
+    deploy_target: str = Field("local", pattern="^(local|kserve)$", description="Where `deploy` rolls out.")
+    namespace: str = "skillrank"
+    inference_service: str = "skillrank"
 
     @property
     def mlflow_uri(self) -> str:

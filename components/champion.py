@@ -1,0 +1,48 @@
+"""The current champion, read from the registry and re-scored on the challenger's test folds."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from components import registry
+from components.settings import Settings
+from components.train import NDCG_K, WalkForwardResult, fold_metrics
+from feature_repo.feature_schema import EVENT_TIMESTAMP
+
+
+def champion_version(settings: Settings):
+    """The model version behind the `champion` alias, or None if there is no champion yet."""
+    try:
+        return MlflowClient().get_model_version_by_alias(settings.model_name, registry.CHAMPION)
+    except MlflowException:
+        return None
+
+
+def champion_fold_ndcg(frame: pd.DataFrame, result: WalkForwardResult, settings: Settings) -> pd.Series | None:
+    """Per-fold NDCG@100 of the champion by test date, on the challenger's folds; None without a champion.
+
+    The champion is re-scored only on test dates after its own training data ended (earlier folds
+    would flatter it with in-sample predictions). When no fold is that recent (the same data run
+    again), its own recorded walk-forward NDCG stands in, fold for fold.
+    """
+    version = champion_version(settings)
+    if version is None:
+        return None
+    train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, "1900-01-01"))
+    booster = mlflow.lightgbm.load_model(registry.model_uri(settings.model_name))
+    names = booster.feature_name()
+    fresh = result.fold_metrics[result.fold_metrics["test_date"] > train_end]
+    if len(fresh) and all(name in frame.columns for name in names):
+        scores = {}
+        for test_date in fresh["test_date"]:
+            test = frame[frame[EVENT_TIMESTAMP] == test_date]
+            metrics = fold_metrics(test, booster.predict(test[names]), settings)
+            scores[test_date] = metrics[f"model_vs_label_ndcg_at_{NDCG_K}"]
+        return pd.Series(scores, dtype=float)
+    recorded = json.loads(version.tags.get(registry.TAG_WALK_FORWARD_NDCG, "{}"))
+    return pd.Series({pd.Timestamp(k): v for k, v in recorded.items()}, dtype=float) if recorded else None

@@ -1,0 +1,41 @@
+"""Publish features to Feast and read training sets back through it (never through a side path)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from feast import FeatureStore
+
+from components.layout import DataLayout
+from feature_repo.definitions import account_monthly_features
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+
+
+def latest_as_of(layout: DataLayout) -> pd.Timestamp:
+    """The newest as-of date in the feature table."""
+    dates = pd.read_parquet(layout.features, columns=[EVENT_TIMESTAMP])[EVENT_TIMESTAMP]
+    return pd.Timestamp(dates.max())
+
+
+def materialize_latest(store: FeatureStore, latest: pd.Timestamp) -> None:
+    """Load the values valid at `latest` into the online store (older rows are past their ttl)."""
+    start = latest - account_monthly_features.ttl
+    store.materialize(start_date=start.to_pydatetime(), end_date=(latest + pd.Timedelta(days=1)).to_pydatetime())
+
+
+def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_service: str) -> pd.DataFrame:
+    """Point-in-time join of the feature service onto (account_id, as_of_date) rows.
+
+    Extra columns of `entity_rows` (labels) are carried through. Returns the rows with
+    ``as_of_date`` as naive timestamps and one column per feature.
+    """
+    entity_df = entity_rows.rename(columns={EVENT_TIMESTAMP: "event_timestamp"})
+    entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
+    frame = store.get_historical_features(
+        entity_df=entity_df, features=store.get_feature_service(feature_service)
+    ).to_df()
+    frame = frame.rename(columns={"event_timestamp": EVENT_TIMESTAMP})
+    frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.tz_localize(None)
+    missing = [name for name in FEATURES if name not in frame.columns]
+    if missing:
+        raise RuntimeError(f"feature service '{feature_service}' did not return {missing}")
+    return frame.sort_values([EVENT_TIMESTAMP, ENTITY_KEY]).reset_index(drop=True)

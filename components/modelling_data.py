@@ -1,0 +1,27 @@
+"""The modelling frame: every (account, as-of date) with Feast features, its label and, if given, skill."""
+
+from __future__ import annotations
+
+import pandas as pd
+from feast import FeatureStore
+
+from components.feature_store_ops import historical_features
+from components.layout import DataLayout
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, LABELS
+
+
+def modelling_frame(layout: DataLayout, store: FeatureStore, feature_service: str) -> pd.DataFrame:
+    """Features through Feast's point-in-time join, with labels (null where not yet known) and skill.
+
+    Every account-date of the feature table is kept, labelled or not: the unlabelled latest date is
+    scored, and walk-forward test dates are scored for every account seen there.
+    """
+    keys = pd.read_parquet(layout.features, columns=[ENTITY_KEY, EVENT_TIMESTAMP])
+    labels = pd.read_parquet(layout.labels, columns=[ENTITY_KEY, EVENT_TIMESTAMP, *LABELS])
+    rows = keys.merge(labels, on=[ENTITY_KEY, EVENT_TIMESTAMP], how="left")
+    frame = historical_features(store, rows, feature_service)
+    truth = layout.clean("truth")
+    if truth.exists():
+        skill = pd.read_parquet(truth, columns=[ENTITY_KEY, "skill"])
+        frame = frame.merge(skill, on=ENTITY_KEY, how="left")
+    return frame

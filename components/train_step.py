@@ -1,0 +1,123 @@
+"""The training step: walk-forward evaluation, the shipped model, MLflow tracking and registration."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from components import registry
+from components.champion import champion_fold_ndcg
+from components.layout import DataLayout
+from components.modelling_data import modelling_frame
+from components.settings import Settings
+from components.tracking import use_experiment
+from components.train import (
+    FEATURE_NAMES,
+    LABEL,
+    NDCG_K,
+    WalkForwardResult,
+    established,
+    final_training_dates,
+    fit_booster,
+    walk_forward,
+)
+from feature_repo.feature_schema import EVENT_TIMESTAMP
+from feature_repo.store import feature_store
+
+
+def train_and_register(layout: DataLayout, settings: Settings, progress=print) -> dict:
+    """Evaluate walk-forward, fit the shipped model, track it in MLflow and register it as challenger.
+
+    Returns:
+        run_id, model version, the walk-forward means and the per-fold NDCG@100 of model and baseline.
+    """
+    frame = modelling_frame(layout, feature_store(settings), settings.feature_service)
+    progress(f"modelling frame: {len(frame)} account-dates, {frame[LABEL].notna().sum()} labelled")
+    result = walk_forward(frame, settings, progress)
+    write_predictions(layout, result)
+    use_experiment(settings)
+    champion = champion_fold_ndcg(frame, result, settings)
+    train_dates = final_training_dates(frame, settings)
+    train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
+    booster = fit_booster(train_rows, settings)
+    neutral = float(np.median(booster.predict(established(train_rows, settings)[FEATURE_NAMES])))
+    with mlflow.start_run(run_name="train") as run:
+        log_run(settings, result, train_dates)
+        version = register_challenger(booster, settings, result, train_dates, neutral)
+    candidate = per_fold(result, "model")
+    return {
+        "run_id": run.info.run_id,
+        "version": version,
+        "summary": result.summary(),
+        "candidate_ndcg": candidate.tolist(),
+        "baseline_ndcg": per_fold(result, "roi_log_days").tolist(),
+        # The champion is compared on the folds it could be scored on, candidate on the same folds.
+        "champion_ndcg": None if champion is None else champion.tolist(),
+        "candidate_ndcg_vs_champion": None if champion is None else candidate.reindex(champion.index).tolist(),
+    }
+
+
+def per_fold(result: WalkForwardResult, scorer: str) -> pd.Series:
+    """Per-fold NDCG@100 against the label, indexed by test date: what the gate compares."""
+    metrics = result.fold_metrics.set_index("test_date")
+    return metrics[f"{scorer}_vs_label_ndcg_at_{NDCG_K}"].astype(float)
+
+
+def write_predictions(layout: DataLayout, result: WalkForwardResult) -> None:
+    """Out-of-sample raw predictions of every test date, for the scores/ table."""
+    path = layout.root / "predictions" / "walk_forward.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.predictions.to_parquet(path, index=False)
+
+
+def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.Timestamp]) -> None:
+    """Parameters, per-fold metrics (one step per fold), means and the fold table."""
+    mlflow.log_params(
+        {
+            "label": LABEL,
+            "features": ",".join(FEATURE_NAMES),
+            "n_estimators": settings.n_estimators,
+            "train_months": settings.train_months,
+            "label_horizon_days": settings.label_horizon_days,
+            "folds": len(result.fold_metrics),
+            "final_train_start": train_dates[0].date(),
+            "final_train_end": train_dates[-1].date(),
+        }
+    )
+    for row in result.fold_metrics.to_dict("records"):
+        values = {k: float(v) for k, v in row.items() if k not in ("fold", "test_date") and pd.notna(v)}
+        mlflow.log_metrics(values, step=int(row["fold"]))
+    mlflow.log_metrics({k: v for k, v in result.summary().items() if np.isfinite(v)})
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "walk_forward_folds.csv"
+        result.fold_metrics.to_csv(table, index=False)
+        mlflow.log_artifact(str(table))
+
+
+def register_challenger(
+    booster, settings: Settings, result: WalkForwardResult, train_dates: list[pd.Timestamp], neutral: float
+) -> str:
+    """Log the native Booster, register it and point the `challenger` alias at it."""
+    info = mlflow.lightgbm.log_model(
+        booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
+    )
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    tags = {
+        registry.TAG_NEUTRAL_SCORE: repr(neutral),
+        registry.TAG_FEATURE_SERVICE: settings.feature_service,
+        registry.TAG_TRAIN_END: str(train_dates[-1].date()),
+        registry.TAG_WALK_FORWARD_NDCG: json.dumps(
+            {str(date.date()): value for date, value in per_fold(result, "model").items()}
+        ),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
+    client.set_registered_model_alias(settings.model_name, registry.CHALLENGER, version)
+    return version
