@@ -13,6 +13,8 @@ import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from components.layout import DataLayout
+
 
 class Settings(BaseSettings):
     """Configuration of a skillrank deployment.
@@ -51,6 +53,16 @@ class Settings(BaseSettings):
     @property
     def mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_root.resolve()}/mlflow.db"
+
+    @property
+    def layout(self) -> DataLayout:
+        """The output paths under the (absolute) data root."""
+        return DataLayout(self.data_root.resolve())
+
+    @classmethod
+    def for_step(cls, data_root: str, config_file: str) -> Settings:
+        """Settings inside a pipeline step: the run's data root wins, the config file is optional."""
+        return cls.load(Path(config_file) if config_file else None, data_root=data_root)
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides) -> Settings:

@@ -1,0 +1,45 @@
+# The README's two commands: `make run` (the whole pipeline on the demo world, then a served feed)
+# and `make test`. Each sets itself up on a fresh machine (Python 3.11 and Java 17 are all it needs).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_ROOT ?= .skillrank
+WORLD := $(DATA_ROOT)/demo-world
+ACCOUNTS ?= 20000
+START ?= 2019-01-01
+END ?= 2021-12-31
+SEED ?= 7
+
+.PHONY: run test install world lint compile benchmarks clean
+
+$(BIN)/skillrank: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/skillrank
+
+$(WORLD)/accounts: | $(BIN)/skillrank
+	$(BIN)/skillrank --data-root $(DATA_ROOT) simulate --accounts $(ACCOUNTS) --start $(START) --end $(END) --seed $(SEED) --out $(WORLD)
+
+world: $(WORLD)/accounts
+
+run: install world
+	$(BIN)/skillrank --data-root $(DATA_ROOT) run --source $(WORLD)
+	$(BIN)/skillrank --data-root $(DATA_ROOT) feed --top-k 10
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+compile: install
+	$(BIN)/skillrank compile --output $(DATA_ROOT)/skillrank-training.yaml
+
+benchmarks: install
+	$(BIN)/pytest tests/benchmarks -s -p no:cacheprovider -o addopts=""
+
+clean:
+	rm -rf $(DATA_ROOT)

@@ -1,0 +1,41 @@
+"""The monitoring job: drift of the latest features against the champion's training reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from components import registry
+from components.scores import serving_version
+from components.settings import Settings
+from feature_repo.feature_schema import EVENT_TIMESTAMP, FEATURES
+from monitoring.drift import DriftDecision, drift_report
+
+REPORT_DIR = "drift"
+
+
+def reference_and_current(features: pd.DataFrame, train_end: pd.Timestamp, train_months: int):
+    """Reference = the as-of dates the served model was trained on; current = the latest as-of date."""
+    dates = sorted(features[EVENT_TIMESTAMP].unique())
+    trained = [d for d in dates if d <= train_end][-train_months:]
+    reference = features[features[EVENT_TIMESTAMP].isin(trained)]
+    current = features[features[EVENT_TIMESTAMP] == dates[-1]]
+    return reference, current
+
+
+def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
+    """Write the Evidently drift report under reports/drift/ and return the retrain decision and the HTML."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    version = serving_version(settings)
+    features = pd.read_parquet(settings.layout.features)
+    train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, features[EVENT_TIMESTAMP].max()))
+    reference, current = reference_and_current(features, train_end, settings.train_months)
+    out_dir = settings.layout.reports / REPORT_DIR
+    decision = drift_report(reference, current, list(FEATURES), out_dir)
+    summary = decision.to_dict() | {"model_version": str(version.version), "reference_end": str(train_end.date())}
+    (out_dir / "decision.json").write_text(json.dumps(summary, indent=2))
+    return decision, out_dir / "drift_report.html"

@@ -1,0 +1,45 @@
+"""After a run: what came in, how the model and the baseline did, what the gate decided."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from components import registry
+from components.champion import champion_version
+from components.settings import Settings
+
+SHOWN = ["model_vs_label", "roi_log_days_vs_label", "model_vs_skill", "roi_log_days_vs_skill"]
+
+
+def print_run_summary(settings: Settings) -> None:
+    """Print reconciliation counts, walk-forward means, the gate verdict and the champion."""
+    layout = settings.layout
+    counts = json.loads(layout.reconciliation.read_text())
+    print("\nIngest (input = clean + quarantined):")
+    for table, entry in counts.items():
+        print(f"  {table:<10} {entry['input']:>10} = {entry['clean']:>10} + {entry['quarantined']:>7}  {entry['reasons']}")
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    client = MlflowClient()
+    challenger = client.get_model_version_by_alias(settings.model_name, registry.CHALLENGER)
+    run = client.get_run(challenger.run_id)
+    print(f"\nWalk-forward ({run.data.params.get('folds')} folds), mean over test months:")
+    for prefix in SHOWN:
+        ndcg, ic = (run.data.metrics.get(f"mean_{prefix}_{m}") for m in ("ndcg_at_100", "ic"))
+        if ndcg is not None:
+            print(f"  {prefix:<24} NDCG@100 {ndcg:.4f}   Spearman IC {ic:+.4f}")
+    if not any(f"mean_{p}_ndcg_at_100" in run.data.metrics for p in SHOWN[2:]):
+        print("  no ground truth was given (no truth/ table): metrics against latent skill are not reported")
+    print(f"\nGate: {run.data.tags.get('gate_reasons', 'not run')}")
+    champion = champion_version(settings)
+    if champion is None:
+        print("No champion: no challenger has passed the gate yet, so there is no feed to serve.")
+    else:
+        print(f"Champion: {settings.model_name} v{champion.version} (challenger v{challenger.version})")
+    scores = pd.read_parquet(layout.scores)
+    latest = scores[scores["as_of_date"] == scores["as_of_date"].max()]
+    print(f"\nscores/: {len(scores)} rows over {scores['as_of_date'].nunique()} as-of dates; latest head:")
+    print(latest.head(5).to_string(index=False))
