@@ -5,7 +5,6 @@ project's image (the package installed), so no `packages_to_install`. The local 
 same bodies in this environment.
 """
 
-from __future__ import annotations
 
 from kfp import dsl
 from kfp.dsl import Markdown, Metrics, Output

@@ -67,7 +67,9 @@ def spark_session(
     """
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    builder = SparkSession.builder.appName(app_name).master(master or os.environ.get(MASTER_ENV, DEFAULT_MASTER))
+    builder = SparkSession.builder.appName(app_name).master(
+        master or os.environ.get(MASTER_ENV, DEFAULT_MASTER)
+    )
     for key, value in {**session_conf(shuffle_partitions, driver_memory), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

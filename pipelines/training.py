@@ -5,7 +5,6 @@ promoted and deployed; either way the scores/ table is written with the model th
 the drift monitor runs last.
 """
 
-from __future__ import annotations
 
 from kfp import dsl
 
