@@ -74,6 +74,7 @@ class WorldParams:
     hot_weight: tuple[float, float] = (0.5, 1.0)
     hot_lookback_days: int = 21
     rebalance_days: tuple[int, int] = (3, 60)
+    taste_sectors: tuple[int, int] = (2, 5)
     index_taste: float = 0.3
     early_open_share: float = 0.4
     early_open_days: int = 63
@@ -81,6 +82,7 @@ class WorldParams:
     flow_rate: float = 1 / 42
     flow_size: float = 0.25
     withdraw_share: float = 0.35
+    max_withdrawal: float = 0.25
     fee_rate: float = 0.0005
     min_trade_fraction: float = 0.01
     blowup_fraction: float = 0.3
@@ -315,8 +317,8 @@ def archetypes(style: np.ndarray, skill: np.ndarray) -> np.ndarray:
 
 
 def draw_taste(rng: np.random.Generator, size: int, market: Market, params: WorldParams) -> np.ndarray:
-    """Which symbols each account trades: the stocks of 1-4 sectors, and SPX for some."""
-    wanted = rng.integers(1, 5, size)
+    """Which symbols each account trades: the stocks of a few sectors, and SPX for some."""
+    wanted = rng.integers(params.taste_sectors[0], params.taste_sectors[1] + 1, size)
     liked = rng.random((size, market.n_sectors)).argsort(axis=1).argsort(axis=1) < wanted[:, None]
     stocks = market.sector_codes >= 0
     allowed = np.zeros((size, len(market.symbols)), bool)
@@ -361,12 +363,12 @@ def draw_flows(
     deposit: np.ndarray,
     params: WorldParams,
 ) -> np.ndarray:
-    """Later deposits (+) and withdrawals (-, at most half the equity) of eligible accounts, in cents."""
+    """Later deposits (+) and withdrawals (-, capped by a share of equity) of eligible accounts, in cents."""
     size = len(deposit)
     happens = eligible & (rng.random(size) < params.flow_rate)
     amount = deposit * rng.lognormal(np.log(params.flow_size), 0.7, size)
     withdraws = rng.random(size) < params.withdraw_share
-    amount = np.where(withdraws, -np.minimum(amount, 0.5 * np.maximum(equity, 0.0)), amount)
+    amount = np.where(withdraws, -np.minimum(amount, params.max_withdrawal * np.maximum(equity, 0.0)), amount)
     return np.where(happens, np.round(amount, 2), 0.0)
 
 

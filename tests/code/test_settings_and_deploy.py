@@ -1,0 +1,41 @@
+"""Settings precedence and the KServe roll-out patch."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from components.deploy import VERSION_ANNOTATION, rollout_patch
+from components.settings import Settings
+
+
+def test_flags_beat_environment_beat_file(tmp_path, monkeypatch):
+    config = tmp_path / "settings.yaml"
+    config.write_text("top_k: 3\ntrain_months: 4\nmin_trades: 2\n")
+    monkeypatch.setenv("SKILLRANK_TRAIN_MONTHS", "5")
+    settings = Settings.load(config, min_trades=7)
+    assert (settings.top_k, settings.train_months, settings.min_trades) == (3, 5, 7)
+
+
+def test_mlflow_defaults_to_sqlite_under_data_root(tmp_path):
+    assert Settings(data_root=tmp_path).mlflow_uri == f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def test_unknown_key_and_bad_value_are_rejected(tmp_path):
+    config = tmp_path / "settings.yaml"
+    config.write_text("top_kk: 3\n")
+    with pytest.raises(ValidationError, match="top_kk"):
+        Settings.load(config)
+    with pytest.raises(ValidationError, match="online_store"):
+        Settings(online_store="memcached")
+
+
+def test_rollout_patch_annotates_both_components():
+    patch = rollout_patch("skillrank", "7")
+    assert patch["spec"]["predictor"]["annotations"][VERSION_ANNOTATION] == "7"
+    assert patch["spec"]["transformer"]["annotations"][VERSION_ANNOTATION] == "7"
+
+
+def test_layout_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings(data_root=Path("rel")).layout.root == tmp_path / "rel"

@@ -1,0 +1,77 @@
+"""Walk-forward folds, ranking metrics, the gate and score finalisation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.gate import gate, paired_difference
+from components.metrics import ndcg_at_k, spearman_ic
+from components.scoring import finalize_scores
+from components.walk_forward import walk_forward_folds
+
+MONTH_ENDS = pd.date_range("2020-01-31", periods=14, freq="ME")
+
+
+def test_folds_slide_one_month_and_train_on_six():
+    folds = walk_forward_folds(MONTH_ENDS, train_months=6, horizon_days=30)
+    assert [len(f.train_dates) for f in folds] == [6] * len(folds)
+    assert [f.test_date for f in folds] == sorted({f.test_date for f in folds})
+    assert np.all(np.diff([f.test_date.month for f in folds]) % 12 == 1)
+
+
+def test_no_train_label_window_reaches_the_test_date():
+    for fold in walk_forward_folds(MONTH_ENDS, train_months=6, horizon_days=30):
+        # label window (T, T+30d] plus a 30-day embargo ends before the test date
+        assert max(fold.train_dates) + pd.Timedelta(days=60) <= fold.test_date
+
+
+def test_longer_horizon_purges_more():
+    short = walk_forward_folds(MONTH_ENDS, train_months=6, horizon_days=30)[-1]
+    long = walk_forward_folds(MONTH_ENDS, train_months=6, horizon_days=90)[-1]
+    assert max(long.train_dates) < max(short.train_dates)
+
+
+def test_max_folds_keeps_the_latest():
+    folds = walk_forward_folds(MONTH_ENDS, train_months=6, horizon_days=30, max_folds=2)
+    assert [f.test_date for f in folds] == list(MONTH_ENDS[-2:])
+
+
+def test_ndcg_perfect_reversed_and_negative_truth():
+    truth = np.array([-3.0, -1.0, 0.5, 2.0])
+    assert ndcg_at_k(truth, truth, k=4) == pytest.approx(1.0)
+    assert ndcg_at_k(truth, -truth, k=2) < ndcg_at_k(truth, truth, k=2)
+
+
+def test_spearman_ic_sign():
+    x = np.arange(10.0)
+    assert spearman_ic(x, x) == pytest.approx(1.0)
+    assert spearman_ic(x, -x) == pytest.approx(-1.0)
+
+
+def test_gate_needs_to_beat_baseline_and_champion():
+    assert gate({"baseline": ([0.6, 0.7, 0.65], [0.5, 0.5, 0.5])}).promote
+    assert not gate({"baseline": ([0.4, 0.45, 0.5], [0.5, 0.5, 0.5])}).promote
+    both = {"baseline": ([0.6, 0.7], [0.5, 0.5]), "champion": ([0.6, 0.7], [0.7, 0.71])}
+    decision = gate(both)
+    assert not decision.promote
+    assert any("does not beat the champion" in reason for reason in decision.reasons)
+
+
+def test_paired_bootstrap_interval_contains_the_mean():
+    diff = paired_difference([0.6, 0.7, 0.65, 0.62], [0.5, 0.55, 0.5, 0.6])
+    assert diff["ci_low"] <= diff["mean_diff"] <= diff["ci_high"]
+    assert diff["mean_diff"] == pytest.approx(0.105)
+
+
+def test_new_accounts_get_neutral_score_and_status():
+    scores = finalize_scores(["a", "b", "c"], [0.9, 5.0, 0.2], [300, 5, 100], min_track_record_days=63,
+                             neutral_score=0.5)
+    assert scores["account_id"].tolist() == ["a", "b", "c"]
+    assert scores.set_index("account_id").loc["b", "status"] == "new"
+    assert scores.set_index("account_id").loc["b", "score"] == 0.5
+    assert scores["confidence"].between(0, 1).all()
+
+
+def test_ties_break_by_account_id():
+    scores = finalize_scores(["z", "a"], [1.0, 1.0], [100, 100], min_track_record_days=63, neutral_score=0)
+    assert scores["account_id"].tolist() == ["a", "z"]
