@@ -17,7 +17,7 @@ with latent traits drawn from the seed:
   ``gambler`` (15%: 1-2 holdings at leverage 1.5-2.0); the other accounts (2-10 holdings at leverage
   0.3-1.3) are ``skilled``, ``unskilled`` or ``negative`` by the sign of their skill. A meme or gambler
   account may be skilled too: ``truth.skill`` is the only measure of skill.
-- rebalancing period (3-60 trading days, log-uniform), sector taste (1-4 sectors, SPX for 30%),
+- rebalancing period (3-60 trading days, log-uniform), sector taste (2-5 sectors, SPX for 30%),
   open date (40% in the first quarter, the rest uniform: accounts keep arriving), initial deposit
   (lognormal, median 2,000) and later deposits and withdrawals (at the start of the day).
 

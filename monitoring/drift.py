@@ -101,11 +101,14 @@ def retrain_decision(drift_result: dict, threshold: float) -> DriftDecision:
         >>> test = {"status": "FAIL", "metric_config": {"metric_id": "m1", "params": {
         ...     "type": VALUE_DRIFT, "column": "sharpe_12m", "method": "K-S p_value", "threshold": 0.05}}}
         >>> result = {"metrics": [{"id": "m1", "value": 0.001}], "tests": [test]}
-        >>> retrain_decision(result, 0.3).reasons
-        ['1 of 1 features drifted (100% >= 30%): sharpe_12m', 'sharpe_12m: K-S p_value = 0.001 (threshold 0.05)']
+        >>> decision = retrain_decision(result, 0.3)
+        >>> decision.retrain, decision.drifted_columns
+        (True, ['sharpe_12m'])
+        >>> decision.reasons[0]
+        '1 of 1 features drifted (100% >= 30%): sharpe_12m'
     """
     _check_threshold(threshold)
-    tests = [t for t in drift_result.get("tests", []) if t["metric_config"]["params"]["type"] == VALUE_DRIFT]
+    tests = [t for t in drift_result.get("tests", []) if _params(t).get("type") == VALUE_DRIFT]
     if not tests:
         raise ValueError(
             "the drift result has no per-column drift tests: run the Evidently Report with a DataDriftPreset "
@@ -113,18 +116,22 @@ def retrain_decision(drift_result: dict, threshold: float) -> DriftDecision:
         )
     scores = {metric["id"]: metric["value"] for metric in drift_result.get("metrics", [])}
     drifted = [t for t in tests if t["status"] == "FAIL"]
-    names = [t["metric_config"]["params"]["column"] for t in drifted]
+    names = [_params(t)["column"] for t in drifted]
     share = len(drifted) / len(tests)
     retrain = share >= threshold
-    summary = (
-        f"{len(drifted)} of {len(tests)} features drifted "
-        f"({share:.0%} {'>=' if retrain else '<'} {threshold:.0%})" + (f": {', '.join(names)}" if names else "")
-    )
+    comparison = f"{share:.0%} {'>=' if retrain else '<'} {threshold:.0%}"
+    summary = f"{len(drifted)} of {len(tests)} features drifted ({comparison})"
+    if names:
+        summary += f": {', '.join(names)}"
     return DriftDecision(retrain, share, names, [summary] + [_column_reason(t, scores) for t in drifted])
 
 
+def _params(test: dict) -> dict:
+    return test.get("metric_config", {}).get("params", {})
+
+
 def _column_reason(test: dict, scores: dict) -> str:
-    params = test["metric_config"]["params"]
+    params = _params(test)
     score = scores.get(test["metric_config"]["metric_id"])
     shown = "n/a" if score is None else f"{score:.3g}"
     return f"{params['column']}: {params['method']} = {shown} (threshold {params['threshold']:g})"
