@@ -67,6 +67,7 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
     panel = materialise(
         return_features(account_grid(tables["accounts"], monthly, asof), monthly, trade_counts(positions))
         .join(holdings(positions, closes_at_asof(tables["market"], days), calendar.last_period), KEYS, "left")
+        .fillna(0, subset=["n_tickers"])
         .join(F.broadcast(market_context(tables["market"], days)), "period", "left")
         .join(forward_labels(monthly, asof, calendar.last), KEYS, "left"),
         "feature panel",

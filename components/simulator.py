@@ -140,11 +140,15 @@ class Book:
     net_deposit: np.ndarray
     equity: np.ndarray
     closed_day: np.ndarray
-    history: np.ndarray
     fills: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+
+    @property
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.equity, self.cash, self.net_deposit
 
     @classmethod
-    def empty(cls, n_accounts: int, n_symbols: int, n_days: int) -> Book:
+    def empty(cls, n_accounts: int, n_symbols: int) -> Book:
         zeros = np.zeros(n_accounts)
         return cls(
             shares=np.zeros((n_accounts, n_symbols)),
@@ -152,7 +156,6 @@ class Book:
             net_deposit=zeros.copy(),
             equity=zeros.copy(),
             closed_day=np.full(n_accounts, -1),
-            history=np.zeros((3, n_days, n_accounts)),
         )
 
 
@@ -275,10 +278,10 @@ def simulate_chunk(market: Market, seed: int, offset: int, size: int, params: Wo
     """Simulate `size` accounts (global indices from `offset`) over the market's days; raw arrays."""
     rng = np.random.default_rng([seed, 0, offset])
     traits = draw_traits(rng, size, market, params)
-    book = Book.empty(size, len(market.symbols), market.n_days)
+    book = Book.empty(size, len(market.symbols))
     for day in range(market.n_days):
         step_day(book, market, traits, rng, day, params)
-    return chunk_arrays(book, traits, seed, offset)
+    return chunk_arrays(book, traits, seed, offset, market.n_days)
 
 
 def draw_traits(rng: np.random.Generator, size: int, market: Market, params: WorldParams) -> Traits:
@@ -353,7 +356,7 @@ def step_day(
     rows = np.concatenate([rebalancing, leaving])
     fill(book, day, rows, np.vstack([targets, np.zeros((len(leaving), len(price)))]), price, equity, params)
     book.closed_day[leaving] = day
-    record(book, day, price)
+    record(book, day, traits, price)
 
 
 def draw_flows(
@@ -452,21 +455,20 @@ def fill(
     book.fills.append((account, np.full(len(account), day), s, qty, price[s], fee))
 
 
-def record(book: Book, day: int, price: np.ndarray) -> None:
-    """End-of-day equity, cash and net deposits of every account (kept only where open later)."""
+def record(book: Book, day: int, traits: Traits, price: np.ndarray) -> None:
+    """End-of-day equity, cash and net deposits of the accounts open today (closing ones included)."""
     book.equity = book.cash + book.shares @ price
-    book.history[:, day] = book.equity, book.cash, book.net_deposit
+    open_today = (traits.open_day <= day) & ((book.closed_day < 0) | (book.closed_day == day))
+    account = np.flatnonzero(open_today)
+    book.snapshots.append((account, np.full(len(account), day), *(v[account] for v in book.state)))
 
 
-def chunk_arrays(book: Book, traits: Traits, seed: int, offset: int) -> dict:
+def chunk_arrays(book: Book, traits: Traits, seed: int, offset: int, n_days: int) -> dict:
     """The chunk's raw columns: accounts, fills and snapshot rows (account-major, by day)."""
-    n_days = book.history.shape[1]
-    last_day = np.where(book.closed_day >= 0, book.closed_day, n_days - 1)
-    days = np.arange(n_days)
-    open_rows = (days >= traits.open_day[:, None]) & (days <= last_day[:, None])
-    account, day = np.nonzero(open_rows)
-    fills = [np.concatenate(column) for column in zip(*book.fills, strict=True)] if book.fills else [[]] * 6
-    equity, cash, net_deposit = (book.history[k].T[open_rows] for k in range(3))
+    fills = [np.concatenate(column) for column in zip(*book.fills, strict=True)]
+    snapshots = [np.concatenate(column) for column in zip(*book.snapshots, strict=True)]
+    by_account = np.argsort(snapshots[0], kind="stable")
+    account, day, equity, cash, net_deposit = (column[by_account] for column in snapshots)
     return {
         "offset": offset,
         "skill": traits.skill,
@@ -474,13 +476,14 @@ def chunk_arrays(book: Book, traits: Traits, seed: int, offset: int) -> dict:
         "country": traits.country,
         "open_day": traits.open_day,
         "closed_day": book.closed_day,
-        "last_day": last_day,
-        "fill_account": np.asarray(fills[0], int),
-        "fill_day": np.asarray(fills[1], int),
-        "fill_symbol": np.asarray(fills[2], int),
-        "fill_qty": np.asarray(fills[3], float),
-        "fill_price": np.asarray(fills[4], float),
-        "fill_fee": np.asarray(fills[5], float),
+        "last_day": np.where(book.closed_day >= 0, book.closed_day, n_days - 1),
+        **dict(
+            zip(
+                ("fill_account", "fill_day", "fill_symbol", "fill_qty", "fill_price", "fill_fee"),
+                fills,
+                strict=True,
+            )
+        ),
         "snapshot_account": account,
         "snapshot_day": day,
         "snapshot_values": (equity, cash, net_deposit),

@@ -42,13 +42,17 @@ def training_target(frame: pd.DataFrame) -> pd.Series:
     return frame.groupby(EVENT_TIMESTAMP)[LABEL].rank(pct=True)
 
 
-def lgb_params(settings: Settings) -> dict:
-    """LightGBM parameters; conservative leaves and sampling because the label is mostly noise."""
+def lgb_params(settings: Settings, n_rows: int) -> dict:
+    """LightGBM parameters; conservative leaves and sampling because the label is mostly noise.
+
+    Leaves need at least 200 rows on a platform-sized table, fewer on a small export, so that a
+    few dozen accounts still train a model that splits.
+    """
     return {
         "objective": "regression",
         "learning_rate": 0.03,
         "num_leaves": 15,
-        "min_data_in_leaf": 200,
+        "min_data_in_leaf": int(min(200, max(5, n_rows // 50))),
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
@@ -64,7 +68,7 @@ def fit_booster(train: pd.DataFrame, settings: Settings) -> lgb.Booster:
     """Fit the ranker on labelled rows (rows without a label are left out)."""
     rows = train[train[LABEL].notna()]
     dataset = lgb.Dataset(rows[FEATURE_NAMES], label=training_target(rows), feature_name=FEATURE_NAMES)
-    return lgb.train(lgb_params(settings), dataset, num_boost_round=settings.n_estimators)
+    return lgb.train(lgb_params(settings, len(rows)), dataset, num_boost_round=settings.n_estimators)
 
 
 def established(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:

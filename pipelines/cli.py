@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)")
     run.set_defaults(handler=cmd_run)
 
+    features = commands.add_parser("features", help="refresh features: ingest, Spark job, Feast publish")
+    features.add_argument("--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)")
+    features.set_defaults(handler=cmd_features)
+
     compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for the Kubeflow UI")
     compile_.add_argument("--output", type=Path, default=Path("skillrank-training.yaml"), help="YAML path")
     compile_.set_defaults(handler=cmd_compile)
@@ -64,6 +68,13 @@ def settings_from(args: argparse.Namespace, **overrides) -> Settings:
     return Settings.load(args.config, data_root=args.data_root, **overrides)
 
 
+def settings_with_source(args: argparse.Namespace) -> Settings:
+    settings = settings_from(args, source=args.source)
+    if settings.source is None:
+        raise ValueError("no source directory: pass --source DIR or set SKILLRANK_SOURCE")
+    return settings
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     from components.simulator import simulate_world
 
@@ -78,11 +89,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     from pipelines.local_run import run_locally
     from pipelines.report import print_run_summary
 
-    settings = settings_from(args, source=args.source)
-    if settings.source is None:
-        raise ValueError("no source directory: pass --source DIR or set SKILLRANK_SOURCE")
+    settings = settings_with_source(args)
     run_locally(settings.source, settings, args.config)
     print_run_summary(settings)
+
+
+def cmd_features(args: argparse.Namespace) -> None:
+    from components.features import build_features
+    from components.ingest import ingest
+    from components.publish import publish_features
+    from pipelines.local_run import check_source
+
+    settings = settings_with_source(args)
+    check_source(settings.source, settings.data_root)
+    print(json.dumps(ingest(settings.source, settings.layout), default=str))
+    print(json.dumps(build_features(settings.layout), default=str))
+    print(json.dumps(publish_features(settings.layout, settings)))
 
 
 def cmd_compile(args: argparse.Namespace) -> None:

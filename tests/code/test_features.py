@@ -223,11 +223,15 @@ def test_return_features_match_a_reference_computation(built):
         assert row["track_record_days"] == len(r)
 
 
-def test_max_drawdown_spans_months(built):
+def test_max_drawdown_combines_a_peak_and_a_trough_of_different_months(built):
     _, features, _ = built
-    returns = expected_returns("A")
-    jan = reference_stats(returns[returns.index <= JAN].to_numpy())["max_drawdown"]
-    assert features.loc[("A", FEB), "max_drawdown_12m"] > 0.1 > jan  # January's peak, February's fall
+    r = expected_returns("A")
+    wealth = np.cumprod(1 + r[r.index <= FEB])
+    trough = (wealth / wealth.cummax()).idxmin()
+    peak = wealth[wealth.index < trough].idxmax()
+    assert peak.month == 1 and trough.month == 2  # the planted path peaks in January, bottoms in February
+    want = 1 - wealth[trough] / wealth[peak]
+    assert features.loc[("A", FEB), "max_drawdown_12m"] == pytest.approx(want, rel=1e-9)
 
 
 def test_holdings_and_activity_at_the_as_of_date(built):
@@ -269,7 +273,7 @@ def test_labels_use_the_30_days_strictly_after_the_as_of_date(built):
 
 def test_labels_are_null_until_their_window_is_over(built):
     _, _, labels = built
-    assert labels.loc[[("A", MAR), ("A", APR), ("C", MAR)]].isna().all().all()
+    assert labels.loc[[("A", MAR), ("A", APR), ("C", MAR)], list(LABELS)].isna().all().all()
 
 
 def test_a_future_change_moves_labels_but_not_features(spark, built, tmp_path):

@@ -5,6 +5,7 @@ Every test runs on the repository root (what `kubectl apply -k .` installs) and 
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from components.settings import Settings
+from pipelines.cli import build_parser as skillrank_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl")
@@ -43,7 +45,6 @@ EXPECTED = {
     ("CronJob", "skillrank-monitor"),
 }
 CLUSTER_SCOPED = {"Namespace"}
-CLI_COMMANDS = {"simulate", "run", "compile", "serve", "monitor", "features"}
 # OpenAPI primitive type names (as the generated Python clients spell them) -> accepted YAML values.
 PRIMITIVES = {
     "str": str,
@@ -226,6 +227,12 @@ def test_config_map_holds_valid_skillrank_settings(objects):
     assert settings.online_store == "redis"
     assert settings.redis_connection_string == "redis:6379"
     assert "$(POSTGRES_PASSWORD)" in settings.feast_registry  # no password in the ConfigMap
+    isvc = find(objects, "InferenceService", "skillrank")
+    assert settings.deploy_target == "kserve"
+    assert (settings.namespace, settings.inference_service) == (
+        isvc["metadata"]["namespace"],
+        isvc["metadata"]["name"],
+    )
 
 
 def test_feast_registry_password_is_expanded_from_the_secret_in_every_pod(objects):
@@ -357,15 +364,27 @@ def test_every_image_is_pinned(objects):
         assert name and tag and tag != "latest", f"{label}: {container['image']}"
 
 
-def test_cron_jobs_run_skillrank_cli_commands(objects):
+def test_cron_jobs_run_commands_of_the_skillrank_cli(objects):
     commands = {}
     for cron in (o for o in objects if o["kind"] == "CronJob"):
         [(label, pod)] = pod_specs(cron)
         [container] = pod["containers"]
-        assert container["command"][0] == "skillrank" and container["command"][1] in CLI_COMMANDS, label
+        program, *argv = container["command"] + container.get("args", [])
+        assert program == "skillrank", label
+        try:
+            commands[cron["metadata"]["name"]] = skillrank_cli().parse_args(argv).command
+        except SystemExit:
+            pytest.fail(f"{label}: `skillrank {' '.join(argv)}` is not a command of pipelines.cli")
         assert pod["serviceAccountName"] == "skillrank-pipeline", label
-        commands[cron["metadata"]["name"]] = container["command"][1]
     assert commands == {"skillrank-features": "features", "skillrank-monitor": "monitor"}
+
+
+@pytest.mark.parametrize("component", ["transformer", "predictor"])
+def test_inference_service_args_parse_with_the_servers_own_parser(objects, component):
+    [container] = find(objects, "InferenceService", "skillrank")["spec"][component]["containers"]
+    server = importlib.import_module(container["command"][-1])
+    args = server.build_parser().parse_args(container["args"])
+    assert (args.model_name, args.http_port) == ("skillrank", 8080)
 
 
 def test_mlflow_server_uses_postgres_and_the_data_volume(objects):

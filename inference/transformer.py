@@ -1,0 +1,223 @@
+"""The Discover feed: a KServe transformer that retrieves candidates, has the predictor rank them, and explains.
+
+``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
+``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
+the feed's order with `components.scoring.finalize_scores` and adds the reasons. Run it with
+``python -m inference.transformer --model_name skillrank --predictor_host HOST:PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+
+import kserve
+import pandas as pd
+from feast.errors import FeatureServiceNotFoundException
+from kserve.errors import InferenceError, InvalidInput
+from kserve.predictor_config import PredictorConfig
+
+from components.scoring import finalize_scores
+from components.settings import Settings
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
+from feature_repo.store import feature_store
+from inference.server import add_bind_host, model_server
+
+logger = logging.getLogger(__name__)
+
+MAX_TOP_K = 100
+PREDICTOR_TIMEOUT_SECONDS = 10
+FEATURE_STORE_TIMEOUT_SECONDS = 5
+REQUEST_KEYS = {"top_k", "exclude_account_ids"}
+
+
+@dataclass(frozen=True)
+class FeedBatch:
+    """The candidates of one feed request, with their online features, on their way to the predictor."""
+
+    top_k: int
+    candidates: pd.DataFrame
+    feature_names: list[str]
+
+    @property
+    def instances(self) -> list[dict]:
+        """v1 instances: one dict of features by name per candidate (missing values as null)."""
+        values = self.candidates[self.feature_names].astype(object)
+        return values.where(values.notna(), None).to_dict("records")
+
+
+class RetrievalTransformer(kserve.Model):
+    """Stage 1 retrieval and post-processing of the feed, in front of the ranking predictor.
+
+    Args:
+        name: Model name on the endpoint path (the predictor serves the same name).
+        settings: Data root, feature service, online store and feed settings.
+    """
+
+    def __init__(self, name: str, settings: Settings):
+        super().__init__(name)
+        self.settings = settings
+
+    def load(self) -> bool:
+        """Read the retrieval index and connect to the Feast online store."""
+        path = self.settings.layout.retrieval_index
+        if not path.exists():
+            raise RuntimeError(f"no retrieval index at {path}: publish the features first (skillrank run)")
+        self.index_ = pd.read_parquet(path)
+        self.store_ = feature_store(self.settings)
+        try:
+            self.feature_service_ = self.store_.get_feature_service(self.settings.feature_service)
+        except FeatureServiceNotFoundException as e:
+            raise RuntimeError(f"feature service '{self.settings.feature_service}' is not registered in Feast: "
+                               "publish the features first (skillrank run)") from e
+        self.feature_names_ = [f.name for view in self.feature_service_.feature_view_projections for f in view.features]
+        self.ready = True
+        return self.ready
+
+    async def preprocess(self, payload: dict | bytes, headers: dict[str, str] | None = None) -> FeedBatch:
+        """Validate the request, take the candidates and fetch their online features."""
+        logger.debug("feed request: %s", payload)
+        top_k, excluded = parse_feed_request(payload, default_top_k=self.settings.top_k)
+        ids = self.index_.loc[~self.index_[ENTITY_KEY].isin(excluded), ENTITY_KEY].tolist()
+        features = await asyncio.wait_for(asyncio.to_thread(self._online_features, ids), FEATURE_STORE_TIMEOUT_SECONDS)
+        found = features[self.feature_names_].notna().any(axis=1)
+        if not found.all():
+            logger.warning("%d of %d candidates have no online features and are skipped", (~found).sum(), len(ids))
+        return FeedBatch(top_k, features[found].reset_index(drop=True), self.feature_names_)
+
+    async def predict(self, payload: FeedBatch, headers: dict[str, str] | None = None, response_headers=None):
+        """Forward the candidates to the predictor; keep them with its reply for `postprocess`."""
+        reply = await super().predict({"instances": payload.instances}, headers, response_headers)
+        return payload, reply
+
+    async def postprocess(self, result: tuple[FeedBatch, dict], headers=None, response_headers=None) -> dict:
+        """The top K candidates in the feed's order, with score, confidence, status and reasons."""
+        batch, reply = result
+        if len(reply.get("predictions", [])) != len(batch.candidates):
+            raise InferenceError(f"predictor returned {len(reply.get('predictions', []))} scores "
+                                 f"for {len(batch.candidates)} candidates")
+        ranked = finalize_scores(
+            batch.candidates[ENTITY_KEY],
+            reply["predictions"],
+            batch.candidates["track_record_days"],
+            min_track_record_days=self.settings.min_track_record_days,
+            neutral_score=float(reply["neutral_score"]),
+        ).head(batch.top_k)
+        features = batch.candidates.set_index(ENTITY_KEY)
+        investors = [
+            {"rank": rank, "account_id": row.account_id, "score": float(row.score),
+             "confidence": float(row.confidence), "status": row.status,
+             "reasons": reasons(features.loc[row.account_id])}
+            for rank, row in enumerate(ranked.itertuples(index=False), start=1)
+        ]
+        return {
+            "model_name": reply.get("model_name", self.name),
+            "model_version": reply.get("model_version"),
+            "as_of_date": str(pd.Timestamp(self.index_[EVENT_TIMESTAMP].max()).date()) if len(self.index_) else None,
+            "candidates": len(batch.candidates),
+            "investors": investors,
+        }
+
+    def _online_features(self, account_ids: list[str]) -> pd.DataFrame:
+        """One online read of the feature service for `account_ids`, in their order."""
+        if not account_ids:
+            return pd.DataFrame(columns=[ENTITY_KEY, *self.feature_names_])
+        response = self.store_.get_online_features(
+            features=self.feature_service_, entity_rows=[{ENTITY_KEY: a} for a in account_ids]
+        )
+        return response.to_df()
+
+
+def parse_feed_request(payload: dict | bytes, *, default_top_k: int) -> tuple[int, list[str]]:
+    """``top_k`` and ``exclude_account_ids`` of a feed request, plain or wrapped as ``{"instances": [{...}]}``.
+
+    Raises:
+        InvalidInput: The body is not such an object or a value is out of range (HTTP 400).
+
+    Example:
+        >>> parse_feed_request({"instances": [{"top_k": 5}]}, default_top_k=20)
+        (5, [])
+    """
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload or "{}")
+        except ValueError as e:
+            raise InvalidInput(f"the feed request must be a JSON object: {e}") from e
+    if isinstance(payload, dict) and "instances" in payload:
+        if not (isinstance(payload["instances"], list) and len(payload["instances"]) == 1):
+            raise InvalidInput('"instances" must hold exactly one feed request object')
+        payload = payload["instances"][0]
+    if not isinstance(payload, dict):
+        raise InvalidInput('the feed request must be a JSON object like {"top_k": 20, "exclude_account_ids": []}')
+    unknown = sorted(set(payload) - REQUEST_KEYS)
+    if unknown:
+        raise InvalidInput(f"unknown keys {unknown} in the feed request; allowed: {sorted(REQUEST_KEYS)}")
+    top_k = payload.get("top_k", default_top_k)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}")
+    excluded = payload.get("exclude_account_ids", [])
+    if not isinstance(excluded, list) or not all(isinstance(a, str) for a in excluded):
+        raise InvalidInput("exclude_account_ids must be a list of account id strings")
+    return top_k, excluded
+
+
+def reasons(features: pd.Series) -> list[str]:
+    """Short, human reasons for an investor's place in the feed, from its features (missing ones skipped).
+
+    Example:
+        >>> reasons(pd.Series({"sharpe_12m": 1.42, "n_tickers": 8.0, "max_drawdown_12m": 0.12,
+        ...                    "track_record_days": 504.0}))
+        ['12-month Sharpe 1.4', 'holds 8 symbols', 'max drawdown 12%', '2.0-year track record']
+    """
+    templates = {
+        "sharpe_12m": lambda v: f"12-month Sharpe {v:.1f}",
+        "n_tickers": lambda v: f"holds {v:.0f} symbol{'' if round(v) == 1 else 's'}",
+        "max_drawdown_12m": lambda v: f"max drawdown {v:.0%}",
+        "track_record_days": lambda v: f"{v / 252:.1f}-year track record" if v >= 252 else f"{v:.0f}-day track record",
+    }
+    return [text(features[name]) for name, text in templates.items() if pd.notna(features.get(name))]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """KServe's shared server flags (``--predictor_host`` among them) plus ``--bind_host``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m inference.transformer",
+        description=__doc__.splitlines()[0],
+        parents=[kserve.model_server.parser],
+        epilog="Settings come from SKILLRANK_* environment variables; they supply the default of --model_name. "
+        f"--predictor_request_timeout_seconds defaults to {PREDICTOR_TIMEOUT_SECONDS} here.",
+    )
+    add_bind_host(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Load the index and the feature store and serve the feed until the process is stopped."""
+    settings = Settings.load()
+    defaults = argparse.Namespace(
+        model_name=settings.model_name, predictor_request_timeout_seconds=PREDICTOR_TIMEOUT_SECONDS
+    )
+    parser = build_parser()
+    args = parser.parse_args(argv, namespace=defaults)
+    if not args.predictor_host:
+        parser.error("--predictor_host is required (host:port of the ranking predictor)")
+    if args.predictor_protocol != "v1":
+        parser.error("the transformer talks v1 to the predictor: --predictor_protocol must be v1")
+    config = PredictorConfig(
+        predictor_host=args.predictor_host,
+        predictor_protocol=args.predictor_protocol,
+        predictor_use_ssl=args.predictor_use_ssl,
+        predictor_request_timeout_seconds=args.predictor_request_timeout_seconds,
+        predictor_request_retries=args.predictor_request_retries,
+        predictor_health_check=args.enable_predictor_health_check,
+    )
+    model = RetrievalTransformer(args.model_name, settings)
+    model.load()
+    model_server(args, predictor_config=config).start([model])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The ranking predictor, called directly: loading from the registry, v1 and v2 payloads, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+
+from components.registry import model_uri
+from inference.predictor import RankingPredictor, build_parser
+from tests.inference.world import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def predictor(world) -> RankingPredictor:
+    model = RankingPredictor(world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri)
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="module")
+def rows(world):
+    """Five latest-date rows and what the champion's Booster says of them."""
+    latest = world.latest.head(5)
+    return latest, world.booster.predict(latest[FEATURE_NAMES])
+
+
+def test_load_resolves_the_champion_and_its_neutral_score(predictor, world):
+    assert predictor.ready
+    assert predictor.model_version == world.model_version
+    assert predictor.neutral_score == pytest.approx(world.neutral_score)
+    assert predictor.feature_names == FEATURE_NAMES
+
+
+def test_v1_instances_by_feature_name_score_like_the_booster(predictor, rows):
+    latest, expected = rows
+    instances = latest[FEATURE_NAMES[::-1]].to_dict("records")  # key order does not matter
+    reply = predictor.predict({"instances": instances})
+    np.testing.assert_allclose(reply["predictions"], expected)
+    assert reply["model_version"] == predictor.model_version
+    assert reply["neutral_score"] == predictor.neutral_score
+
+
+def test_v1_instances_as_lists_in_feature_order(predictor, rows):
+    latest, expected = rows
+    reply = predictor.predict({"instances": latest[FEATURE_NAMES].to_numpy().tolist()})
+    np.testing.assert_allclose(reply["predictions"], expected)
+
+
+def test_v1_null_feature_values_are_missing_values(predictor, rows):
+    latest, _ = rows
+    instance = {**latest[FEATURE_NAMES].iloc[0].to_dict(), "sharpe_12m": None}
+    expected = predictor.booster_.predict(np.array([[np.nan if v is None else v for v in instance.values()]]))
+    assert predictor.predict({"instances": [instance]})["predictions"] == pytest.approx(expected.tolist())
+
+
+def test_v2_infer_request(predictor, rows):
+    latest, expected = rows
+    tensor = InferInput("features", [len(latest), len(FEATURE_NAMES)], "FP64")
+    tensor.set_data_from_numpy(latest[FEATURE_NAMES].to_numpy(), binary_data=False)
+    response = predictor.predict(InferRequest(predictor.name, [tensor], request_id="r-1"))
+    assert isinstance(response, InferResponse)
+    assert response.id == "r-1"
+    assert response.model_version == predictor.model_version
+    np.testing.assert_allclose(response.outputs[0].as_numpy(), expected)
+
+
+def test_no_instances_score_nothing(predictor):
+    assert predictor.predict({"instances": []})["predictions"] == []
+
+
+def test_missing_feature_is_invalid_input_naming_it(predictor, rows):
+    latest, _ = rows
+    instance = latest[FEATURE_NAMES].iloc[0].to_dict()
+    del instance["hhi"]
+    with pytest.raises(InvalidInput, match=r"lack the features \['hhi'\]"):
+        predictor.predict({"instances": [instance]})
+
+
+def test_rows_of_the_wrong_length_are_invalid_input(predictor):
+    with pytest.raises(InvalidInput, match=f"expected {len(FEATURE_NAMES)} features per row"):
+        predictor.predict({"instances": [[1.0, 2.0, 3.0]]})
+
+
+def test_non_numeric_values_are_invalid_input(predictor):
+    with pytest.raises(InvalidInput, match="rows of 12 numbers"):
+        predictor.predict({"instances": [["high"] * len(FEATURE_NAMES)]})
+
+
+def test_v2_request_without_the_features_input_is_invalid(predictor):
+    tensor = InferInput("x", [1, 1], "FP64", data=[1.0])
+    with pytest.raises(InvalidInput, match='input named "features"'):
+        predictor.predict(InferRequest(predictor.name, [tensor]))
+
+
+def test_missing_alias_fails_to_load_with_a_clear_error(world):
+    model = RankingPredictor("skillrank", f"models:/{world.settings.model_name}@nobody", world.settings.mlflow_uri)
+    with pytest.raises(RuntimeError, match="cannot load models:/skillrank@nobody .*Train and promote a champion"):
+        model.load()
+    assert not model.ready
+
+
+def test_uri_without_a_version_or_alias_is_rejected(world):
+    with pytest.raises(ValueError, match="models:/<name>@<alias> or models:/<name>/<version>"):
+        RankingPredictor("skillrank", "runs:/abc/model", world.settings.mlflow_uri).load()
+
+
+def test_parser_adds_only_its_own_flags_to_kserve_s():
+    args = build_parser().parse_args(["--model_uri", "models:/m/3", "--tracking_uri", "sqlite:///x.db",
+                                      "--http_port", "9000", "--enable_grpc", "false"])
+    assert (args.model_uri, args.tracking_uri, args.http_port, args.enable_grpc) == (
+        "models:/m/3", "sqlite:///x.db", 9000, False)

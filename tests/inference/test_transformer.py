@@ -1,0 +1,148 @@
+"""The retrieval transformer, called directly with the real Feast online store and the real predictor."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pandas as pd
+import pytest
+from kserve.errors import InvalidInput
+
+from components.registry import model_uri
+from components.scoring import finalize_scores
+from components.settings import Settings
+from inference.predictor import RankingPredictor
+from inference.transformer import RetrievalTransformer, parse_feed_request, reasons
+from tests.inference.world import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def transformer(world) -> RetrievalTransformer:
+    model = RetrievalTransformer(world.settings.model_name, world.settings)
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="module")
+def predictor(world) -> RankingPredictor:
+    model = RankingPredictor(world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri)
+    model.load()
+    return model
+
+
+def feed(transformer, predictor, body: dict) -> dict:
+    """preprocess -> the predictor (in process, instead of over HTTP) -> postprocess."""
+    batch = asyncio.run(transformer.preprocess(body))
+    reply = predictor.predict({"instances": batch.instances})
+    return asyncio.run(transformer.postprocess((batch, reply)))
+
+
+def test_preprocess_sends_the_index_candidates_with_their_online_features(transformer, world):
+    batch = asyncio.run(transformer.preprocess({}))
+    index = pd.read_parquet(world.settings.layout.retrieval_index)
+    assert batch.candidates["account_id"].tolist() == index["account_id"].tolist()
+    assert batch.top_k == world.settings.top_k
+    first = batch.instances[0]
+    assert set(first) == set(FEATURE_NAMES)
+    assert first == pytest.approx(world.latest.loc[index["account_id"][0], FEATURE_NAMES].to_dict())
+
+
+def test_feed_orders_like_finalize_scores_on_the_offline_features(transformer, predictor, world):
+    index = pd.read_parquet(world.settings.layout.retrieval_index)
+    offline = world.latest.loc[index["account_id"]]
+    expected = finalize_scores(
+        offline.index,
+        world.booster.predict(offline[FEATURE_NAMES]),
+        offline["track_record_days"],
+        min_track_record_days=world.settings.min_track_record_days,
+        neutral_score=world.neutral_score,
+    ).head(25)
+    result = feed(transformer, predictor, {"top_k": 25})
+    investors = pd.DataFrame(result["investors"])
+    assert investors["account_id"].tolist() == expected["account_id"].tolist()
+    np.testing.assert_allclose(investors["score"], expected["score"])
+    assert investors["status"].tolist() == expected["status"].tolist()
+    assert investors["rank"].tolist() == list(range(1, 26))
+
+
+def test_feed_reply_names_the_model_date_and_candidates(transformer, predictor, world):
+    result = feed(transformer, predictor, {"top_k": 3})
+    assert result["model_name"] == world.settings.model_name
+    assert result["model_version"] == world.model_version
+    assert result["as_of_date"] == "2021-06-30"
+    assert result["candidates"] == len(pd.read_parquet(world.settings.layout.retrieval_index))
+    assert len(result["investors"]) == 3
+    assert all(investor["reasons"] for investor in result["investors"])
+
+
+def test_new_accounts_get_the_neutral_score(transformer, predictor, world):
+    investors = feed(transformer, predictor, {"top_k": 100})["investors"]
+    new = [i for i in investors if i["status"] == "new"]
+    assert new, "the world has new accounts among the candidates"
+    assert {i["score"] for i in new} == {pytest.approx(world.neutral_score)}
+
+
+def test_excluded_accounts_are_not_in_the_feed(transformer, predictor):
+    top = [i["account_id"] for i in feed(transformer, predictor, {"top_k": 3})["investors"]]
+    again = feed(transformer, predictor, {"top_k": 3, "exclude_account_ids": top[:2]})
+    assert not set(top[:2]) & {i["account_id"] for i in again["investors"]}
+    assert again["investors"][0]["account_id"] == top[2]
+
+
+def test_candidates_without_online_features_are_skipped(world):
+    transformer = RetrievalTransformer(world.settings.model_name, world.settings)
+    transformer.load()
+    ghost = pd.DataFrame({"account_id": ["ghost"], "as_of_date": [pd.Timestamp("2021-06-30")], "prior": [9.0]})
+    transformer.index_ = pd.concat([ghost, transformer.index_], ignore_index=True)
+    batch = asyncio.run(transformer.preprocess({}))
+    assert "ghost" not in batch.candidates["account_id"].tolist()
+    assert len(batch.candidates) == len(transformer.index_) - 1
+
+
+def test_a_request_wrapped_in_instances_is_accepted():
+    assert parse_feed_request({"instances": [{"top_k": 5, "exclude_account_ids": ["a"]}]}, default_top_k=20) == (
+        5, ["a"])
+
+
+def test_raw_json_bytes_are_accepted():
+    assert parse_feed_request(b'{"top_k": 7}', default_top_k=20) == (7, [])
+    assert parse_feed_request(b"", default_top_k=20) == (20, [])
+
+
+@pytest.mark.parametrize("top_k", [0, 101, "5", 2.5, True, None])
+def test_bad_top_k_is_invalid_input(top_k):
+    with pytest.raises(InvalidInput, match="top_k must be an integer from 1 to 100"):
+        parse_feed_request({"top_k": top_k}, default_top_k=20)
+
+
+def test_unknown_keys_are_invalid_input():
+    with pytest.raises(InvalidInput, match=r"unknown keys \['topk'\]"):
+        parse_feed_request({"topk": 5}, default_top_k=20)
+
+
+def test_exclusions_must_be_a_list_of_ids():
+    with pytest.raises(InvalidInput, match="exclude_account_ids must be a list"):
+        parse_feed_request({"exclude_account_ids": "acc-0001"}, default_top_k=20)
+
+
+def test_more_than_one_wrapped_request_is_invalid_input():
+    with pytest.raises(InvalidInput, match="exactly one feed request"):
+        parse_feed_request({"instances": [{}, {}]}, default_top_k=20)
+
+
+def test_non_json_body_is_invalid_input():
+    with pytest.raises(InvalidInput, match="must be a JSON object"):
+        parse_feed_request(b"top_k=5", default_top_k=20)
+
+
+def test_reasons_are_short_strings_from_the_features():
+    row = pd.Series({"sharpe_12m": 1.42, "n_tickers": 1.0, "max_drawdown_12m": np.nan, "track_record_days": 40.0})
+    assert reasons(row) == ["12-month Sharpe 1.4", "holds 1 symbol", "40-day track record"]
+
+
+def test_load_fails_loudly_without_a_retrieval_index(tmp_path):
+    transformer = RetrievalTransformer("skillrank", Settings(data_root=tmp_path))
+    with pytest.raises(RuntimeError, match="no retrieval index at .*candidates.parquet"):
+        transformer.load()
+    assert not transformer.ready

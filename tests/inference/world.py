@@ -1,0 +1,125 @@
+"""A tiny serving world under one data root: features, Feast online store, a registered champion, the index.
+
+Accounts have random but seeded features at two month-ends; a few are ineligible for retrieval (too few
+trades, one concentrated position, no track record) and a few are new (short track record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from components import registry
+from components.retrieval import write_retrieval_index
+from components.scoring import STATUS_ESTABLISHED, finalize_scores
+from components.settings import Settings
+from components.tracking import use_experiment
+from feature_repo.definitions import account_monthly_features
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+from feature_repo.store import apply_definitions, feature_store
+
+AS_OF_DATES = [pd.Timestamp("2021-05-31"), pd.Timestamp("2021-06-30")]
+FEATURE_NAMES = list(FEATURES)
+
+
+@dataclass(frozen=True)
+class World:
+    """What the tests need to know about the world they serve."""
+
+    settings: Settings
+    features: pd.DataFrame
+    booster: lgb.Booster
+    model_version: str
+    neutral_score: float
+
+    @property
+    def latest(self) -> pd.DataFrame:
+        """The rows of the latest as-of date, by account id."""
+        latest = self.features[self.features[EVENT_TIMESTAMP] == AS_OF_DATES[-1]]
+        return latest.set_index(ENTITY_KEY)
+
+
+def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
+    """Features of `n_accounts` accounts at each as-of date, every feature as float64."""
+    rng = np.random.default_rng(seed)
+    base = {
+        "sharpe_12m": rng.normal(0.3, 0.8, n_accounts),
+        "sortino_12m": rng.normal(0.4, 1.0, n_accounts),
+        "volatility_12m": rng.uniform(0.1, 0.6, n_accounts),
+        "max_drawdown_12m": rng.uniform(0.02, 0.5, n_accounts),
+        "return_12m": rng.normal(0.05, 0.2, n_accounts),
+        "hhi": rng.uniform(0.05, 0.6, n_accounts),
+        "n_tickers": rng.integers(1, 16, n_accounts).astype(float),
+        "trade_count_12m": rng.integers(10, 120, n_accounts).astype(float),
+        "tenure_days": rng.integers(100, 1500, n_accounts).astype(float),
+        "track_record_days": rng.integers(63, 700, n_accounts).astype(float),
+        "roi_since_inception": rng.normal(0.1, 0.3, n_accounts),
+    }
+    base["trade_count_12m"][::10] = 3.0  # too few trades
+    base["hhi"][1::10] = 0.95  # one concentrated position
+    base["track_record_days"][2::25] = 0.0  # no track record yet
+    base["track_record_days"][3::10] = 30.0  # new: below the minimum track record
+    drifting = ["sharpe_12m", "sortino_12m", "volatility_12m", "return_12m", "roi_since_inception"]
+    frames = []
+    for step, as_of in enumerate(AS_OF_DATES):
+        frame = pd.DataFrame(base)
+        frame[drifting] += step * rng.normal(0, 0.05, (n_accounts, len(drifting)))
+        frame["market_vol_21d"] = 0.15 + 0.02 * step
+        frame.insert(0, EVENT_TIMESTAMP, as_of)
+        frame.insert(0, ENTITY_KEY, [f"acc-{i:04d}" for i in range(n_accounts)])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]]
+
+
+def train_booster(features: pd.DataFrame, seed: int = 7) -> lgb.Booster:
+    """A small seeded regression Booster on the features (label: Sharpe minus drawdown, plus noise)."""
+    rng = np.random.default_rng(seed)
+    label = features["sharpe_12m"] - features["max_drawdown_12m"] + rng.normal(0, 0.3, len(features))
+    params = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "seed": seed,
+              "deterministic": True, "num_threads": 1, "verbose": -1}
+    return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=20)
+
+
+def register_champion(settings: Settings, booster: lgb.Booster, neutral_score: float) -> str:
+    """Log, register and promote `booster` the way training does; returns its version."""
+    use_experiment(settings)
+    with mlflow.start_run():
+        info = mlflow.lightgbm.log_model(booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name)
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_model_version_tag(settings.model_name, version, registry.TAG_NEUTRAL_SCORE, str(neutral_score))
+    client.set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
+    return version
+
+
+def publish(settings: Settings, features: pd.DataFrame) -> None:
+    """Write ``features/``, register the Feast definitions, materialise the latest date, write the index."""
+    layout = settings.layout
+    layout.features.mkdir(parents=True, exist_ok=True)
+    features.to_parquet(layout.features / "part-0.parquet", index=False)
+    store = feature_store(settings)
+    apply_definitions(store)
+    latest = AS_OF_DATES[-1]
+    store.materialize((latest - account_monthly_features.ttl).to_pydatetime(),
+                      (latest + pd.Timedelta(days=1)).to_pydatetime())
+    write_retrieval_index(layout, settings)
+
+
+def build_world(root: Path, n_accounts: int = 50, **settings: object) -> World:
+    """Build the whole world under `root`."""
+    settings = Settings(data_root=root, **settings)
+    features = make_features(n_accounts)
+    booster = train_booster(features)
+    latest = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[-1]]
+    final = finalize_scores(latest[ENTITY_KEY], booster.predict(latest[FEATURE_NAMES]), latest["track_record_days"],
+                            min_track_record_days=settings.min_track_record_days, neutral_score=0.0)
+    neutral = float(final.loc[final["status"] == STATUS_ESTABLISHED, "score"].median())
+    publish(settings, features)
+    version = register_champion(settings, booster, neutral)
+    return World(settings, features, booster, version, neutral)
