@@ -12,6 +12,7 @@ with latent traits drawn from the seed:
   ``skill * zscore(forward return) + sqrt(1 - skill**2) * noise`` and holds the top ``n_hold`` of them,
   equally weighted and scaled by its gross leverage. Skill acts only through these choices, never as a
   drift on returns. 70% of accounts have skill 0, 20% skill in [0.02, 0.10], 10% in [-0.10, -0.02].
+  The forward returns may reach past ``end`` (up to 60 trading days): that is what a signal knows.
 - behaviour, drawn independently of skill, and the ``archetype`` written to ``truth/``:
   ``meme`` (15%: puts 50-100% into the stock with the best trailing 21-day return at each rebalance),
   ``gambler`` (15%: 1-2 holdings at leverage 1.5-2.0); the other accounts (2-10 holdings at leverage
@@ -22,8 +23,9 @@ with latent traits drawn from the seed:
   (lognormal, median 2,000) and later deposits and withdrawals (at the start of the day).
 
 Accounting: fills at the day's close, shares constant between rebalances, cash -= signed notional + fee
-(5 bp), equity = cash + sum(shares * close). An account closes when it blows up (equity below 30% of its
-net deposits) or at random (15% a year); on ``closed_at`` it sells everything at the close.
+(5 bp), equity = cash + sum(shares * close); changes below 1% of equity are not traded. An account
+closes when it blows up (equity below 30% of its net deposits) or at random (15% a year); on
+``closed_at`` it sells everything at the close.
 
 Faults are injected after the clean world is generated and counted per kind: duplicate trades, zero or
 negative quantities and prices, unknown symbols, trades arriving late (in a later part file), shuffled
@@ -182,7 +184,7 @@ def simulate_world(
         start: First simulated day (inclusive).
         end: Last simulated day (inclusive).
         seed: Seed of every random draw.
-        chunk_size: Accounts simulated at once; bounds memory (about 60 MB per 2,500 accounts a year).
+        chunk_size: Accounts simulated at once: memory grows with chunk_size times days, not n_accounts.
         inject_faults: Inject the faults of real feeds; False writes the clean world.
         params: Knobs of the platform; the defaults are the demo world.
 
