@@ -10,16 +10,27 @@ from feature_repo.definitions import account_monthly_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
 
 
+def read_point_in_time_table(path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read the features or labels table with ``as_of_date`` as naive UTC timestamps.
+
+    Spark writes instants (tz-aware UTC); pandas code here compares naive dates throughout.
+    """
+    frame = pd.read_parquet(path, columns=columns)
+    if isinstance(frame[EVENT_TIMESTAMP].dtype, pd.DatetimeTZDtype):
+        frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame
+
+
 def latest_as_of(layout: DataLayout) -> pd.Timestamp:
     """The newest as-of date in the feature table."""
-    dates = pd.read_parquet(layout.features, columns=[EVENT_TIMESTAMP])[EVENT_TIMESTAMP]
-    return pd.Timestamp(dates.max())
+    return pd.Timestamp(read_point_in_time_table(layout.features, [EVENT_TIMESTAMP])[EVENT_TIMESTAMP].max())
 
 
 def materialize_latest(store: FeatureStore, latest: pd.Timestamp) -> None:
     """Load the values valid at `latest` into the online store (older rows are past their ttl)."""
-    start = latest - account_monthly_features.ttl
-    store.materialize(start_date=start.to_pydatetime(), end_date=(latest + pd.Timedelta(days=1)).to_pydatetime())
+    start = (latest - account_monthly_features.ttl).tz_localize("UTC")
+    end = (latest + pd.Timedelta(days=1)).tz_localize("UTC")
+    store.materialize(start_date=start.to_pydatetime(), end_date=end.to_pydatetime())
 
 
 def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_service: str) -> pd.DataFrame:

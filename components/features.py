@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window, WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -38,6 +38,7 @@ POSITION_EPSILON = 1e-9  # |cumulative quantity| at or below this is a closed po
 GROWTH_FLOOR = 1e-12  # a total loss (or worse, on margin) counts as a fall to this fraction of wealth
 KEYS = [ENTITY_KEY, "period"]
 HORIZONS = (1, 2)  # a daily return can fall in the label windows of the previous two as-of dates
+SUMS = ("n", "sum_r", "sum_r2", "sum_down2", "sum_log")  # per-period sums of daily returns
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -338,42 +339,40 @@ def lag_name(column: str, k: int) -> str:
     return column if k == 0 else f"{column}_lag{k}"
 
 
-def with_lags(frame: DataFrame, window: Window, columns: list[str], depth: int) -> DataFrame:
-    """Add ``<column>_lag<k>`` for k = 1 .. depth - 1 (the value k rows back in `window`)."""
-    lags = [
-        F.lag(column, k).over(window).alias(lag_name(column, k))
-        for k in range(1, depth)
+def lagged(columns: list[str], by_account: WindowSpec) -> list[Column]:
+    """``<column>_lag<k>``: the value k grid rows back, for k = 1 .. 11."""
+    return [
+        F.lag(column, k).over(by_account).alias(lag_name(column, k))
+        for k in range(1, TRAILING_MONTHS)
         for column in columns
     ]
-    return frame.select("*", *lags)
 
 
-def greatest(columns: list[Column]) -> Column:
-    """`F.greatest` that also accepts a single column (nulls are skipped, as in `F.greatest`)."""
-    return columns[0] if len(columns) == 1 else F.greatest(*columns)
-
-
-def trailing_log_drawdown(fall_within_periods: Column) -> Column:
+def trailing_log_drawdown() -> Column:
     """Largest fall of log-wealth within the trailing 12 periods, combined from per-period extremes.
 
-    The largest fall is either inside one period (`fall_within_periods`, their max over the window)
-    or from the highest level ``peak`` of an earlier period i to the lowest level ``trough`` of a later
-    period j, both in the window. Reads ``period``, ``peak``, ``trough`` and their lags.
+    The largest fall is either inside one period (``fall_12m``: the largest of the window) or from
+    the highest level ``peak`` of an earlier period i to the lowest level ``trough`` of a later period
+    j, both in the window. Reads ``period``, ``peak``, ``trough`` and their lags (``lagged``), which
+    count only when the lagged row's period is in the window.
     """
 
     def in_window(column: str, k: int) -> Column:
         inside = F.col(lag_name("period", k)) >= F.col("period") - (TRAILING_MONTHS - 1)
         return F.when(inside, F.col(lag_name(column, k)))
 
-    falls = [fall_within_periods]
+    falls = [F.col("fall_12m")]
     for j in range(TRAILING_MONTHS - 1):
-        earlier_peak = greatest([in_window("peak", i) for i in range(j + 1, TRAILING_MONTHS)])
+        earlier_peaks = [in_window("peak", i) for i in range(j + 1, TRAILING_MONTHS)]
+        earlier_peak = earlier_peaks[0] if len(earlier_peaks) == 1 else F.greatest(*earlier_peaks)
         falls.append(earlier_peak - in_window("trough", j))
-    return greatest(falls)
+    return F.greatest(*falls)
 
 
 def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> DataFrame:
     """Trailing-12-month and since-inception return features, trade count and tenure on the grid.
+
+    Window sums are named columns first, so that each is computed once.
 
     Args:
         grid: (account_id, period, as_of, opened_at), from `account_grid`.
@@ -385,32 +384,37 @@ def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> D
     to_date = by_account.rowsBetween(Window.unboundedPreceding, 0)
     before = by_account.rowsBetween(Window.unboundedPreceding, -1)
     start_level = F.coalesce(F.sum("sum_log").over(before), F.lit(0.0))
-    panel = (
+    rolled = (
         grid.join(monthly, KEYS, "left")
         .join(trades, KEYS, "left")
         .withColumn("start_level", start_level)
-        .withColumn("peak", F.col("start_level") + F.col("high"))
-        .withColumn("trough", F.col("start_level") + F.col("low"))
+        .select(
+            *KEYS,
+            "as_of",
+            "opened_at",
+            (F.col("start_level") + F.col("high")).alias("peak"),
+            (F.col("start_level") + F.col("low")).alias("trough"),
+            *[F.sum(name).over(trailing).alias(f"{name}_12m") for name in (*SUMS, "trades")],
+            F.max("fall").over(trailing).alias("fall_12m"),
+            F.coalesce(F.sum("n").over(to_date), F.lit(0)).alias("track_record"),
+            F.sum("sum_log").over(to_date).alias("sum_log_to_date"),
+        )
+        .select("*", *lagged(["period", "peak", "trough"], by_account))
     )
-    panel = with_lags(panel, by_account, ["period", "peak", "trough"], TRAILING_MONTHS)
-    n, total, total_sq, down_sq, total_log = (
-        F.sum(column).over(trailing) for column in ("n", "sum_r", "sum_r2", "sum_down2", "sum_log")
-    )
+    n, total, total_sq, down_sq, total_log = (F.col(f"{name}_12m") for name in SUMS)
     has_returns = n > 0
-    track_record = F.coalesce(F.sum("n").over(to_date), F.lit(0))
-    log_drawdown = trailing_log_drawdown(F.max("fall").over(trailing))
-    return panel.select(
+    return rolled.select(
         *KEYS,
         "as_of",
         annualised_sharpe(n, total, total_sq).alias("sharpe_12m"),
         annualised_sortino(n, total, down_sq).alias("sortino_12m"),
         (sample_sd(n, total, total_sq) * math.sqrt(TRADING_DAYS_PER_YEAR)).alias("volatility_12m"),
-        F.when(has_returns, 1 - F.exp(-log_drawdown)).alias("max_drawdown_12m"),
+        F.when(has_returns, 1 - F.exp(-trailing_log_drawdown())).alias("max_drawdown_12m"),
         F.when(has_returns, compounded(total_log)).alias("return_12m"),
-        F.coalesce(F.sum("trades").over(trailing), F.lit(0)).alias("trade_count_12m"),
+        F.coalesce("trades_12m", F.lit(0)).alias("trade_count_12m"),
         F.datediff("as_of", "opened_at").alias("tenure_days"),
-        track_record.alias("track_record_days"),
-        F.when(track_record > 0, compounded(F.sum("sum_log").over(to_date))).alias("roi_since_inception"),
+        F.col("track_record").alias("track_record_days"),
+        F.when(F.col("track_record") > 0, compounded(F.col("sum_log_to_date"))).alias("roi_since_inception"),
     )
 
 
@@ -489,9 +493,6 @@ def market_context(market: DataFrame, days: DataFrame) -> DataFrame:
         .groupBy("period")
         .agg(F.max_by("volatility", "date").alias("market_vol_21d"))
     )
-
-
-SUMS = ("n", "sum_r", "sum_r2", "sum_down2", "sum_log")
 
 
 def forward_labels(monthly: DataFrame, asof: DataFrame, last_day: date) -> DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from feast import FeatureStore
 
-from components.feature_store_ops import historical_features
+from components.feature_store_ops import historical_features, read_point_in_time_table
 from components.layout import DataLayout
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, LABELS
 
@@ -16,8 +16,8 @@ def modelling_frame(layout: DataLayout, store: FeatureStore, feature_service: st
     Every account-date of the feature table is kept, labelled or not: the unlabelled latest date is
     scored, and walk-forward test dates are scored for every account seen there.
     """
-    keys = pd.read_parquet(layout.features, columns=[ENTITY_KEY, EVENT_TIMESTAMP])
-    labels = pd.read_parquet(layout.labels, columns=[ENTITY_KEY, EVENT_TIMESTAMP, *LABELS])
+    keys = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP])
+    labels = read_point_in_time_table(layout.labels, [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS])
     rows = keys.merge(labels, on=[ENTITY_KEY, EVENT_TIMESTAMP], how="left")
     frame = historical_features(store, rows, feature_service)
     truth = layout.clean("truth")

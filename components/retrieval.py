@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from components.feature_store_ops import read_point_in_time_table
 from components.layout import DataLayout
 from components.settings import Settings
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -67,7 +68,7 @@ class RetrievalIndex:
     def _eligible(self, frame: pd.DataFrame) -> pd.Series:
         return (
             (frame["trade_count_12m"] >= self.min_trades)
-            & (1.0 - frame["hhi"] >= self.min_diversification)
+            & (frame["hhi"] <= 1.0 - self.min_diversification)  # 1 - hhi >= min, exact at the bound
             & (frame["track_record_days"] > 0)
         )
 
@@ -88,7 +89,7 @@ def build_retrieval_index(latest_features: pd.DataFrame, settings: Settings) -> 
 
 def write_retrieval_index(layout: DataLayout, settings: Settings) -> int:
     """Build the index from the latest as-of date of ``features/`` and write it; returns its size."""
-    features = pd.read_parquet(layout.features, columns=[ENTITY_KEY, EVENT_TIMESTAMP, *_NEEDED])
+    features = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP, *_NEEDED])
     latest = features[features[EVENT_TIMESTAMP] == features[EVENT_TIMESTAMP].max()]
     index = build_retrieval_index(latest, settings)
     layout.retrieval_index.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from components import registry
-from components.feature_store_ops import historical_features, latest_as_of
+from components.feature_store_ops import historical_features, latest_as_of, read_point_in_time_table
 from components.layout import DataLayout
 from components.scoring import STATUS_ESTABLISHED, finalize_scores
 from components.settings import Settings
@@ -76,7 +76,7 @@ def latest_scores(layout: DataLayout, settings: Settings) -> tuple[pd.DataFrame,
     version = serving_version(settings)
     booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version.version}")
     latest = latest_as_of(layout)
-    keys = pd.read_parquet(layout.features, columns=[ENTITY_KEY, EVENT_TIMESTAMP])
+    keys = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP])
     rows = historical_features(feature_store(settings), keys[keys[EVENT_TIMESTAMP] == latest], settings.feature_service)
     final = finalize_scores(
         rows[ENTITY_KEY],

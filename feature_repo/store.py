@@ -6,7 +6,7 @@ from feast import FeatureStore, RepoConfig
 from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
 from feast.infra.online_stores.redis import RedisOnlineStoreConfig
 from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-from feast.repo_config import RegistryConfig
+from feast.infra.registry.sql import SqlRegistryConfig
 
 from components.layout import DataLayout
 from components.settings import Settings
@@ -26,7 +26,7 @@ def repo_config(settings: Settings) -> RepoConfig:
     return RepoConfig(
         project=PROJECT,
         provider="local",
-        registry=RegistryConfig(registry_type="sql", path=registry_path, cache_ttl_seconds=60),
+        registry=SqlRegistryConfig(registry_type="sql", path=registry_path, cache_ttl_seconds=60),
         online_store=online,
         offline_store=DaskOfflineStoreConfig(),
         repo_path=layout.root,

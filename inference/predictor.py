@@ -1,4 +1,4 @@
-"""Stage 2 of the feed: a KServe predictor that scores candidates with the MLflow champion (a LightGBM Booster).
+"""Stage 2 of the feed: a KServe predictor scoring candidates with the MLflow champion (a LightGBM Booster).
 
 Run it with ``python -m inference.predictor --model_name skillrank``; ``--help`` lists every flag.
 """
@@ -44,13 +44,17 @@ class RankingPredictor(kserve.Model):
         """Resolve the URI to one model version, load its Booster and its neutral score."""
         match = _MODEL_URI.match(self.model_uri)
         if match is None:
-            raise ValueError(f"model_uri must be models:/<name>@<alias> or models:/<name>/<version>, not {self.model_uri}")
+            raise ValueError(
+                f"model_uri must be models:/<name>@<alias> or models:/<name>/<version>, not {self.model_uri}"
+            )
         mlflow.set_tracking_uri(self.tracking_uri)
         name, alias = match["name"], match["alias"]
         try:
             client = MlflowClient()
-            version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(
-                name, match["version"]
+            version = (
+                client.get_model_version_by_alias(name, alias)
+                if alias
+                else client.get_model_version(name, match["version"])
             )
             self.booster_ = mlflow.lightgbm.load_model(f"models:/{name}/{version.version}")
         except MlflowException as e:
@@ -59,15 +63,19 @@ class RankingPredictor(kserve.Model):
                 "Train and promote a champion first (skillrank run)."
             ) from e
         if registry.TAG_NEUTRAL_SCORE not in version.tags:
-            raise RuntimeError(f"model version {name}/{version.version} has no '{registry.TAG_NEUTRAL_SCORE}' tag")
+            raise RuntimeError(
+                f"model version {name}/{version.version} has no '{registry.TAG_NEUTRAL_SCORE}' tag"
+            )
         self.model_version = str(version.version)
         self.neutral_score = float(version.tags[registry.TAG_NEUTRAL_SCORE])
         self.feature_names = self.booster_.feature_name()
         self.ready = True
         return self.ready
 
-    def predict(self, payload: dict | InferRequest, headers: dict[str, str] | None = None) -> dict | InferResponse:
-        """Score v1 ``{"instances": [...]}`` (dicts by feature name or lists in feature order) or a v2 request."""
+    def predict(
+        self, payload: dict | InferRequest, headers: dict[str, str] | None = None
+    ) -> dict | InferResponse:
+        """Score v1 ``{"instances": [...]}`` (dicts by feature name or lists in feature order) or v2."""
         if isinstance(payload, InferRequest):
             return self._v2_response(payload, self._score(self._v2_features(payload)))
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
@@ -92,14 +100,18 @@ class RankingPredictor(kserve.Model):
         if all(isinstance(row, dict) for row in instances):
             missing = [name for name in self.feature_names if any(name not in row for row in instances)]
             if missing:
-                raise InvalidInput(f"instances lack the features {missing}; the model needs {self.feature_names}")
+                raise InvalidInput(
+                    f"instances lack the features {missing}; the model needs {self.feature_names}"
+                )
             instances = [[row[name] for name in self.feature_names] for row in instances]
         return self._matrix(instances)
 
     def _v2_features(self, request: InferRequest) -> np.ndarray:
         tensor = request.get_input_by_name(V2_INPUT)
         if tensor is None:
-            raise InvalidInput(f'expected one v2 input named "{V2_INPUT}" of shape [n, {len(self.feature_names)}]')
+            raise InvalidInput(
+                f'expected one v2 input named "{V2_INPUT}" of shape [n, {len(self.feature_names)}]'
+            )
         return self._matrix(tensor.as_numpy())
 
     def _matrix(self, rows) -> np.ndarray:
@@ -110,8 +122,10 @@ class RankingPredictor(kserve.Model):
         except (TypeError, ValueError) as e:
             raise InvalidInput(f"instances must be rows of {len(self.feature_names)} numbers: {e}") from e
         if matrix.shape[1] != len(self.feature_names):
-            raise InvalidInput(f"expected {len(self.feature_names)} features per row in the order "
-                               f"{self.feature_names}, got {matrix.shape[1]}")
+            raise InvalidInput(
+                f"expected {len(self.feature_names)} features per row in the order "
+                f"{self.feature_names}, got {matrix.shape[1]}"
+            )
         return matrix
 
     def _v2_response(self, request: InferRequest, scores: np.ndarray) -> InferResponse:
@@ -133,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m inference.predictor",
         description=__doc__.splitlines()[0],
         parents=[kserve.model_server.parser],
-        epilog="Settings (SKILLRANK_* environment variables) supply the defaults of --model_name, --model_uri "
-        "and --tracking_uri.",
+        epilog="Settings (SKILLRANK_* environment variables) supply the defaults of --model_name, "
+        "--model_uri and --tracking_uri.",
     )
     parser.add_argument("--model_uri", help="MLflow model URI (default: models:/<model name>@champion)")
     parser.add_argument("--tracking_uri", help="MLflow tracking URI (default: the settings' tracking URI)")

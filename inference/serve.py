@@ -20,6 +20,7 @@ from components.settings import Settings
 
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 15
+ENV_PREFIX = "SKILLRANK_"
 
 
 class Servers:
@@ -31,7 +32,9 @@ class Servers:
         logs: Log file of each server, by role.
     """
 
-    def __init__(self, url: str, predictor_url: str, processes: dict[str, subprocess.Popen], logs: dict[str, Path]):
+    def __init__(
+        self, url: str, predictor_url: str, processes: dict[str, subprocess.Popen], logs: dict[str, Path]
+    ):
         self.url = url
         self.predictor_url = predictor_url
         self.processes = processes
@@ -66,7 +69,7 @@ def serve(
     """Start the predictor and the transformer and wait until both report their model ready.
 
     Args:
-        settings: Passed to both servers as ``SKILLRANK_*`` environment variables.
+        settings: Passed to both servers as ``SKILLRANK_*`` environment variables (replacing any inherited).
         transformer_port: HTTP port of the transformer (the feed endpoint).
         predictor_port: HTTP port of the predictor.
         host: Listen address of both servers (loopback by default).
@@ -84,11 +87,15 @@ def serve(
     commands = {
         "predictor": ["inference.predictor", "--http_port", str(predictor_port)],
         "transformer": [
-            "inference.transformer", "--http_port", str(transformer_port),
-            "--predictor_host", f"{host}:{predictor_port}",
+            "inference.transformer",
+            "--http_port",
+            str(transformer_port),
+            "--predictor_host",
+            f"{host}:{predictor_port}",
         ],
     }
-    env = {**os.environ, **settings_env(settings)}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env = {**inherited, **settings_env(settings)}
     processes, logs = {}, {}
     for role, command in commands.items():
         logs[role] = log_dir / f"{role}.log"
@@ -99,7 +106,7 @@ def serve(
     servers = Servers(f"http://{host}:{transformer_port}", f"http://{host}:{predictor_port}", processes, logs)
     try:
         for role, url in (("predictor", servers.predictor_url), ("transformer", servers.url)):
-            wait_ready(f"{url}/v1/models/{settings.model_name}", processes[role], logs[role])
+            wait_ready(role, f"{url}/v1/models/{settings.model_name}", processes[role], logs[role])
     except BaseException:
         servers.stop()
         raise
@@ -110,22 +117,28 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """`settings` as the ``SKILLRANK_*`` environment variables that rebuild it in a child process."""
     values = settings.model_dump(exclude_none=True)
     values["data_root"] = settings.data_root.resolve()
-    return {f"SKILLRANK_{key.upper()}": str(value) for key, value in values.items()}
+    return {f"{ENV_PREFIX}{key.upper()}": str(value) for key, value in values.items()}
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    """Poll a model's readiness URL until it answers 200, the process exits, or `timeout` passes."""
+def wait_ready(
+    role: str, url: str, process: subprocess.Popen, log: Path, timeout: float = READY_TIMEOUT_SECONDS
+) -> None:
+    """Poll a model's readiness URL until it answers 200; raise if the process exits or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(process.args[1:3])} exited with code {process.returncode}:\n{tail(log)}")
+            raise RuntimeError(
+                f"the {role} exited with code {process.returncode}; its log ends with:\n{tail(log)}"
+            )
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} was not ready after {timeout:.0f} s:\n{tail(log)}")
+    raise RuntimeError(
+        f"the {role} was not ready at {url} after {timeout:g} s; its log ends with:\n{tail(log)}"
+    )
 
 
 def tail(log: Path, lines: int = 30) -> str:

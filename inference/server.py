@@ -39,12 +39,16 @@ class BoundModelServer(kserve.ModelServer):
         # Called by start() after the REST server is built and before it binds its socket.
         if self.host != ALL_INTERFACES:
             if self._rest_server is None:
-                raise ValueError(f"--bind_host {self.host} needs a single worker (got --workers {self.workers})")
+                raise ValueError(
+                    f"--bind_host {self.host} needs a single worker (got --workers {self.workers})"
+                )
             self._rest_server.config.host = self.host
         super().setup_event_loop()
 
 
-def model_server(args: argparse.Namespace, predictor_config: PredictorConfig | None = None) -> BoundModelServer:
+def model_server(
+    args: argparse.Namespace, predictor_config: PredictorConfig | None = None
+) -> BoundModelServer:
     """A model server configured from the parsed flags of the shared KServe parser."""
     return BoundModelServer(
         host=args.bind_host,

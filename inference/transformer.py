@@ -1,4 +1,4 @@
-"""The Discover feed: a KServe transformer that retrieves candidates, has the predictor rank them, and explains.
+"""The Discover feed: a KServe transformer that retrieves candidates, has the predictor rank them, explains.
 
 ``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
 ``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 from dataclasses import dataclass
 
 import kserve
 import pandas as pd
 from feast.errors import FeatureServiceNotFoundException
 from kserve.errors import InferenceError, InvalidInput
+from kserve.logging import logger
 from kserve.predictor_config import PredictorConfig
 
 from components.scoring import finalize_scores
@@ -25,8 +25,6 @@ from components.settings import Settings
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 from feature_repo.store import feature_store
 from inference.server import add_bind_host, model_server
-
-logger = logging.getLogger(__name__)
 
 MAX_TOP_K = 100
 PREDICTOR_TIMEOUT_SECONDS = 10
@@ -62,18 +60,25 @@ class RetrievalTransformer(kserve.Model):
         self.settings = settings
 
     def load(self) -> bool:
-        """Read the retrieval index and connect to the Feast online store."""
+        """Read the retrieval index and connect to the Feast online store (one read to check it)."""
         path = self.settings.layout.retrieval_index
         if not path.exists():
             raise RuntimeError(f"no retrieval index at {path}: publish the features first (skillrank run)")
         self.index_ = pd.read_parquet(path)
+        as_of = self.index_[EVENT_TIMESTAMP].max()
+        self.as_of_date_ = None if pd.isna(as_of) else str(pd.Timestamp(as_of).date())
         self.store_ = feature_store(self.settings)
         try:
             self.feature_service_ = self.store_.get_feature_service(self.settings.feature_service)
         except FeatureServiceNotFoundException as e:
-            raise RuntimeError(f"feature service '{self.settings.feature_service}' is not registered in Feast: "
-                               "publish the features first (skillrank run)") from e
-        self.feature_names_ = [f.name for view in self.feature_service_.feature_view_projections for f in view.features]
+            raise RuntimeError(
+                f"feature service '{self.settings.feature_service}' is not registered in Feast: "
+                "publish the features first (skillrank run)"
+            ) from e
+        self.feature_names_ = [
+            f.name for view in self.feature_service_.feature_view_projections for f in view.features
+        ]
+        self._online_features(self.index_[ENTITY_KEY].head(1).tolist())  # reach the store, warm its caches
         self.ready = True
         return self.ready
 
@@ -82,10 +87,14 @@ class RetrievalTransformer(kserve.Model):
         logger.debug("feed request: %s", payload)
         top_k, excluded = parse_feed_request(payload, default_top_k=self.settings.top_k)
         ids = self.index_.loc[~self.index_[ENTITY_KEY].isin(excluded), ENTITY_KEY].tolist()
-        features = await asyncio.wait_for(asyncio.to_thread(self._online_features, ids), FEATURE_STORE_TIMEOUT_SECONDS)
+        features = await asyncio.wait_for(
+            asyncio.to_thread(self._online_features, ids), FEATURE_STORE_TIMEOUT_SECONDS
+        )
         found = features[self.feature_names_].notna().any(axis=1)
         if not found.all():
-            logger.warning("%d of %d candidates have no online features and are skipped", (~found).sum(), len(ids))
+            logger.warning(
+                "%d of %d candidates have no online features and are skipped", (~found).sum(), len(ids)
+            )
         return FeedBatch(top_k, features[found].reset_index(drop=True), self.feature_names_)
 
     async def predict(self, payload: FeedBatch, headers: dict[str, str] | None = None, response_headers=None):
@@ -97,8 +106,10 @@ class RetrievalTransformer(kserve.Model):
         """The top K candidates in the feed's order, with score, confidence, status and reasons."""
         batch, reply = result
         if len(reply.get("predictions", [])) != len(batch.candidates):
-            raise InferenceError(f"predictor returned {len(reply.get('predictions', []))} scores "
-                                 f"for {len(batch.candidates)} candidates")
+            raise InferenceError(
+                f"predictor returned {len(reply.get('predictions', []))} scores "
+                f"for {len(batch.candidates)} candidates"
+            )
         ranked = finalize_scores(
             batch.candidates[ENTITY_KEY],
             reply["predictions"],
@@ -108,15 +119,20 @@ class RetrievalTransformer(kserve.Model):
         ).head(batch.top_k)
         features = batch.candidates.set_index(ENTITY_KEY)
         investors = [
-            {"rank": rank, "account_id": row.account_id, "score": float(row.score),
-             "confidence": float(row.confidence), "status": row.status,
-             "reasons": reasons(features.loc[row.account_id])}
+            {
+                "rank": rank,
+                "account_id": row.account_id,
+                "score": float(row.score),
+                "confidence": float(row.confidence),
+                "status": row.status,
+                "reasons": reasons(features.loc[row.account_id]),
+            }
             for rank, row in enumerate(ranked.itertuples(index=False), start=1)
         ]
         return {
             "model_name": reply.get("model_name", self.name),
             "model_version": reply.get("model_version"),
-            "as_of_date": str(pd.Timestamp(self.index_[EVENT_TIMESTAMP].max()).date()) if len(self.index_) else None,
+            "as_of_date": self.as_of_date_,
             "candidates": len(batch.candidates),
             "investors": investors,
         }
@@ -132,7 +148,7 @@ class RetrievalTransformer(kserve.Model):
 
 
 def parse_feed_request(payload: dict | bytes, *, default_top_k: int) -> tuple[int, list[str]]:
-    """``top_k`` and ``exclude_account_ids`` of a feed request, plain or wrapped as ``{"instances": [{...}]}``.
+    """``top_k`` and ``exclude_account_ids`` of a request, plain or wrapped as ``{"instances": [{...}]}``.
 
     Raises:
         InvalidInput: The body is not such an object or a value is out of range (HTTP 400).
@@ -151,7 +167,9 @@ def parse_feed_request(payload: dict | bytes, *, default_top_k: int) -> tuple[in
             raise InvalidInput('"instances" must hold exactly one feed request object')
         payload = payload["instances"][0]
     if not isinstance(payload, dict):
-        raise InvalidInput('the feed request must be a JSON object like {"top_k": 20, "exclude_account_ids": []}')
+        raise InvalidInput(
+            'the feed request must be a JSON object like {"top_k": 20, "exclude_account_ids": []}'
+        )
     unknown = sorted(set(payload) - REQUEST_KEYS)
     if unknown:
         raise InvalidInput(f"unknown keys {unknown} in the feed request; allowed: {sorted(REQUEST_KEYS)}")
@@ -176,7 +194,9 @@ def reasons(features: pd.Series) -> list[str]:
         "sharpe_12m": lambda v: f"12-month Sharpe {v:.1f}",
         "n_tickers": lambda v: f"holds {v:.0f} symbol{'' if round(v) == 1 else 's'}",
         "max_drawdown_12m": lambda v: f"max drawdown {v:.0%}",
-        "track_record_days": lambda v: f"{v / 252:.1f}-year track record" if v >= 252 else f"{v:.0f}-day track record",
+        "track_record_days": lambda v: (
+            f"{v / 252:.1f}-year track record" if v >= 252 else f"{v:.0f}-day track record"
+        ),
     }
     return [text(features[name]) for name, text in templates.items() if pd.notna(features.get(name))]
 
@@ -187,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m inference.transformer",
         description=__doc__.splitlines()[0],
         parents=[kserve.model_server.parser],
-        epilog="Settings come from SKILLRANK_* environment variables; they supply the default of --model_name. "
-        f"--predictor_request_timeout_seconds defaults to {PREDICTOR_TIMEOUT_SECONDS} here.",
+        epilog="Settings come from SKILLRANK_* environment variables; they supply the default of "
+        f"--model_name. --predictor_request_timeout_seconds defaults to {PREDICTOR_TIMEOUT_SECONDS} here.",
     )
     add_bind_host(parser)
     return parser

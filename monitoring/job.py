@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from components import registry
+from components.feature_store_ops import read_point_in_time_table
 from components.scores import serving_version
 from components.settings import Settings
 from feature_repo.feature_schema import EVENT_TIMESTAMP, FEATURES
@@ -31,7 +32,7 @@ def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
 
     mlflow.set_tracking_uri(settings.mlflow_uri)
     version = serving_version(settings)
-    features = pd.read_parquet(settings.layout.features)
+    features = read_point_in_time_table(settings.layout.features)
     train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, features[EVENT_TIMESTAMP].max()))
     reference, current = reference_and_current(features, train_end, settings.train_months)
     out_dir = settings.layout.reports / REPORT_DIR

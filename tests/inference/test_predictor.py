@@ -8,13 +8,15 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from components.registry import model_uri
-from inference.predictor import RankingPredictor, build_parser
+from inference.predictor import RankingPredictor, build_parser, main
 from tests.inference.world import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")
 def predictor(world) -> RankingPredictor:
-    model = RankingPredictor(world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri)
+    model = RankingPredictor(
+        world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri
+    )
     model.load()
     return model
 
@@ -95,8 +97,12 @@ def test_v2_request_without_the_features_input_is_invalid(predictor):
 
 
 def test_missing_alias_fails_to_load_with_a_clear_error(world):
-    model = RankingPredictor("skillrank", f"models:/{world.settings.model_name}@nobody", world.settings.mlflow_uri)
-    with pytest.raises(RuntimeError, match="cannot load models:/skillrank@nobody .*Train and promote a champion"):
+    model = RankingPredictor(
+        "skillrank", f"models:/{world.settings.model_name}@nobody", world.settings.mlflow_uri
+    )
+    with pytest.raises(
+        RuntimeError, match="cannot load models:/skillrank@nobody .*Train and promote a champion"
+    ):
         model.load()
     assert not model.ready
 
@@ -107,7 +113,28 @@ def test_uri_without_a_version_or_alias_is_rejected(world):
 
 
 def test_parser_adds_only_its_own_flags_to_kserve_s():
-    args = build_parser().parse_args(["--model_uri", "models:/m/3", "--tracking_uri", "sqlite:///x.db",
-                                      "--http_port", "9000", "--enable_grpc", "false"])
+    args = build_parser().parse_args(
+        [
+            "--model_uri",
+            "models:/m/3",
+            "--tracking_uri",
+            "sqlite:///x.db",
+            "--http_port",
+            "9000",
+            "--enable_grpc",
+            "false",
+        ]
+    )
     assert (args.model_uri, args.tracking_uri, args.http_port, args.enable_grpc) == (
-        "models:/m/3", "sqlite:///x.db", 9000, False)
+        "models:/m/3",
+        "sqlite:///x.db",
+        9000,
+        False,
+    )
+
+
+def test_main_has_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert "--model_uri" in capsys.readouterr().out

@@ -81,8 +81,15 @@ def train_booster(features: pd.DataFrame, seed: int = 7) -> lgb.Booster:
     """A small seeded regression Booster on the features (label: Sharpe minus drawdown, plus noise)."""
     rng = np.random.default_rng(seed)
     label = features["sharpe_12m"] - features["max_drawdown_12m"] + rng.normal(0, 0.3, len(features))
-    params = {"objective": "regression", "num_leaves": 7, "min_data_in_leaf": 5, "seed": seed,
-              "deterministic": True, "num_threads": 1, "verbose": -1}
+    params = {
+        "objective": "regression",
+        "num_leaves": 7,
+        "min_data_in_leaf": 5,
+        "seed": seed,
+        "deterministic": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
     return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=20)
 
 
@@ -90,7 +97,9 @@ def register_champion(settings: Settings, booster: lgb.Booster, neutral_score: f
     """Log, register and promote `booster` the way training does; returns its version."""
     use_experiment(settings)
     with mlflow.start_run():
-        info = mlflow.lightgbm.log_model(booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name)
+        info = mlflow.lightgbm.log_model(
+            booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
+        )
     version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_model_version_tag(settings.model_name, version, registry.TAG_NEUTRAL_SCORE, str(neutral_score))
@@ -106,8 +115,10 @@ def publish(settings: Settings, features: pd.DataFrame) -> None:
     store = feature_store(settings)
     apply_definitions(store)
     latest = AS_OF_DATES[-1]
-    store.materialize((latest - account_monthly_features.ttl).to_pydatetime(),
-                      (latest + pd.Timedelta(days=1)).to_pydatetime())
+    store.materialize(
+        (latest - account_monthly_features.ttl).to_pydatetime(),
+        (latest + pd.Timedelta(days=1)).to_pydatetime(),
+    )
     write_retrieval_index(layout, settings)
 
 
@@ -117,8 +128,13 @@ def build_world(root: Path, n_accounts: int = 50, **settings: object) -> World:
     features = make_features(n_accounts)
     booster = train_booster(features)
     latest = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[-1]]
-    final = finalize_scores(latest[ENTITY_KEY], booster.predict(latest[FEATURE_NAMES]), latest["track_record_days"],
-                            min_track_record_days=settings.min_track_record_days, neutral_score=0.0)
+    final = finalize_scores(
+        latest[ENTITY_KEY],
+        booster.predict(latest[FEATURE_NAMES]),
+        latest["track_record_days"],
+        min_track_record_days=settings.min_track_record_days,
+        neutral_score=0.0,
+    )
     neutral = float(final.loc[final["status"] == STATUS_ESTABLISHED, "score"].median())
     publish(settings, features)
     version = register_champion(settings, booster, neutral)

@@ -9,6 +9,7 @@ import pytest
 from mlflow import MlflowClient
 
 from components import registry
+from components.feature_store_ops import read_point_in_time_table
 from components.settings import Settings
 from pipelines.feed import fetch_feed
 from pipelines.local_run import run_locally
@@ -16,7 +17,7 @@ from tests import handworld
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
-SMALL = dict(train_months=6, max_folds=3, n_estimators=40, min_track_record_days=20, min_trades=2, top_k=5)
+SMALL = dict(train_months=6, max_folds=3, n_estimators=40, min_track_record_days=100, min_trades=2, top_k=5)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_hand_export_reconciles(hand_run):
 
 def test_hand_export_features_match_hand_computation(hand_run):
     settings, written = hand_run
-    features = pd.read_parquet(settings.layout.features)
+    features = read_point_in_time_table(settings.layout.features)
     closes = handworld.closes()
     latest = latest_rows(features)
     hold = latest.set_index("account_id").loc[handworld.BUY_AND_HOLD]
@@ -62,7 +63,7 @@ def test_hand_export_features_match_hand_computation(hand_run):
 
 def test_hand_export_closed_account_disappears_after_closing(hand_run):
     settings, _ = hand_run
-    features = pd.read_parquet(settings.layout.features)
+    features = read_point_in_time_table(settings.layout.features)
     closed = features[features["account_id"] == handworld.CLOSED_ACCOUNT]
     assert closed["as_of_date"].max() < handworld.CLOSED_AT
 
@@ -70,7 +71,7 @@ def test_hand_export_closed_account_disappears_after_closing(hand_run):
 def test_hand_export_scores_every_account_seen(hand_run):
     settings, _ = hand_run
     scores = pd.read_parquet(settings.layout.scores)
-    features = pd.read_parquet(settings.layout.features)
+    features = read_point_in_time_table(settings.layout.features)
     for as_of, day in scores.groupby("as_of_date"):
         seen = features.loc[features["as_of_date"] == pd.Timestamp(as_of), "account_id"]
         assert sorted(day["account_id"]) == sorted(seen)
