@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+import re
+
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from components.layout import DataLayout
@@ -49,6 +52,18 @@ class Settings(BaseSettings):
     deploy_target: str = Field("local", pattern="^(local|kserve)$", description="Where `deploy` rolls out.")
     namespace: str = "skillrank"
     inference_service: str = "skillrank"
+
+    @field_validator("feast_registry", "mlflow_tracking_uri")
+    @classmethod
+    def expand_references(cls, value: str | None) -> str | None:
+        """Fill in Kubernetes-style ``$(VAR)`` references from the environment.
+
+        Pods get them filled in by Kubernetes; pipeline steps that receive the ConfigMap as env
+        vars do not, so a password in a database URL is resolved here, never stored in the map.
+        """
+        if value is None:
+            return None
+        return re.sub(r"\$\((\w+)\)", lambda m: os.environ.get(m.group(1), m.group(0)), value)
 
     @property
     def mlflow_uri(self) -> str:

@@ -5,8 +5,7 @@ promoted and deployed; either way the scores/ table is written with the model th
 the drift monitor runs last.
 """
 
-
-from kfp import dsl
+from kfp import dsl, kubernetes
 
 from components.kfp_ops import (
     deploy_op,
@@ -22,8 +21,37 @@ from monitoring.kfp_ops import monitor_op
 
 PIPELINE_NAME = "skillrank-training"
 
+# Cluster wiring (manifests/base): the data root is a shared volume, settings come from the ConfigMap
+# and the database password from the Secret. The local runner ignores these.
+DATA_VOLUME, DATA_MOUNT = "skillrank-data", "/data"
+CONFIG_MAP, SECRET = "skillrank-config", "skillrank-postgres"
+CONFIG_KEYS = (
+    "SKILLRANK_DATA_ROOT",
+    "SKILLRANK_ONLINE_STORE",
+    "SKILLRANK_REDIS_CONNECTION_STRING",
+    "SKILLRANK_MLFLOW_TRACKING_URI",
+    "SKILLRANK_FEAST_REGISTRY",
+    "SKILLRANK_DEPLOY_TARGET",
+    "SKILLRANK_NAMESPACE",
+    "SKILLRANK_INFERENCE_SERVICE",
+)
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Rank investors by skill: features, walk-forward LightGBM, gate.")
+
+def on_cluster(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """Mount the data volume and expose the settings and the database password to `task`."""
+    kubernetes.mount_pvc(task, pvc_name=DATA_VOLUME, mount_path=DATA_MOUNT)
+    kubernetes.use_config_map_as_env(
+        task, config_map_name=CONFIG_MAP, config_map_key_to_env={k: k for k in CONFIG_KEYS}
+    )
+    kubernetes.use_secret_as_env(
+        task, secret_name=SECRET, secret_key_to_env={"password": "POSTGRES_PASSWORD"}
+    )
+    return task
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME, description="Rank investors by skill: features, walk-forward LightGBM, gate."
+)
 def training_pipeline(source: str, data_root: str, config_file: str = "") -> None:
     """Train, gate and deploy the ranker on the platform tables in `source`.
 
@@ -32,16 +60,32 @@ def training_pipeline(source: str, data_root: str, config_file: str = "") -> Non
         data_root: Where every output goes (a shared volume in a cluster).
         config_file: Optional YAML settings file; environment variables ``SKILLRANK_*`` also apply.
     """
-    ingest_task = ingest_op(source=source, data_root=data_root, config_file=config_file)
-    features_task = features_op(data_root=data_root, config_file=config_file).after(ingest_task)
-    publish_task = publish_op(data_root=data_root, config_file=config_file, features=features_task.output)
-    train_task = train_op(data_root=data_root, config_file=config_file, published=publish_task.output)
-    gate_task = gate_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
+    ingest_task = on_cluster(ingest_op(source=source, data_root=data_root, config_file=config_file))
+    features_task = on_cluster(features_op(data_root=data_root, config_file=config_file).after(ingest_task))
+    publish_task = on_cluster(
+        publish_op(data_root=data_root, config_file=config_file, features=features_task.output)
+    )
+    train_task = on_cluster(
+        train_op(data_root=data_root, config_file=config_file, published=publish_task.output)
+    )
+    gate_task = on_cluster(
+        gate_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
+    )
     with dsl.If(gate_task.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        promote_task = promote_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
-        deploy_task = deploy_op(data_root=data_root, config_file=config_file, version=promote_task.output)
-        promoted_scores_task = scores_op(data_root=data_root, config_file=config_file, after=deploy_task.output)
-        monitor_op(data_root=data_root, config_file=config_file, after=promoted_scores_task.output)
+        promote_task = on_cluster(
+            promote_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
+        )
+        deploy_task = on_cluster(
+            deploy_op(data_root=data_root, config_file=config_file, version=promote_task.output)
+        )
+        promoted_scores_task = on_cluster(
+            scores_op(data_root=data_root, config_file=config_file, after=deploy_task.output)
+        )
+        on_cluster(
+            monitor_op(data_root=data_root, config_file=config_file, after=promoted_scores_task.output)
+        )
     with dsl.Else(name="champion-stays"):
-        kept_scores_task = scores_op(data_root=data_root, config_file=config_file, after="champion-stays")
-        monitor_op(data_root=data_root, config_file=config_file, after=kept_scores_task.output)
+        kept_scores_task = on_cluster(
+            scores_op(data_root=data_root, config_file=config_file, after="champion-stays")
+        )
+        on_cluster(monitor_op(data_root=data_root, config_file=config_file, after=kept_scores_task.output))

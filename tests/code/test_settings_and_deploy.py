@@ -39,3 +39,9 @@ def test_rollout_patch_annotates_both_components():
 def test_layout_is_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Settings(data_root=Path("rel")).layout.root == tmp_path / "rel"
+
+
+def test_database_password_reference_is_filled_from_the_environment(monkeypatch):
+    monkeypatch.setenv("POSTGRES_PASSWORD", "s3cret")
+    settings = Settings(feast_registry="postgresql+psycopg2://u:$(POSTGRES_PASSWORD)@db:5432/feast")
+    assert settings.feast_registry == "postgresql+psycopg2://u:s3cret@db:5432/feast"

@@ -15,7 +15,7 @@ def test_compiles_and_loads_back(tmp_path):
 
 
 def test_gate_branches_before_promotion(tmp_path):
-    spec = yaml.safe_load(compile_training(tmp_path / "pipeline.yaml").read_text())
+    spec = next(yaml.safe_load_all(compile_training(tmp_path / "pipeline.yaml").read_text()))
     components_ = spec["components"]
     branches = components_["comp-condition-branches-1"]["dag"]["tasks"]
     conditions = {task["componentRef"]["name"]: task["triggerPolicy"]["condition"] for task in branches.values()}
