@@ -132,9 +132,14 @@ def month_period(day: date) -> int:
 
 @dataclass(frozen=True)
 class AsOfCalendar:
-    """The as-of dates of a run, ascending: one per calendar month of the market calendar."""
+    """The as-of dates of a run, ascending (one per calendar month), and the first day of the data.
+
+    Days from `first_day` to the month before the first as-of date (trades made before the first
+    snapshot, say) keep the period of their own month: they count for positions, never for a window.
+    """
 
     dates: list[date]
+    first_day: date | None = None
 
     @property
     def last(self) -> date:
@@ -146,26 +151,25 @@ class AsOfCalendar:
 
 
 def asof_calendar(tables: dict[str, DataFrame]) -> AsOfCalendar:
-    """Last market day of each month from the first snapshot or trade to the last snapshot.
+    """Last market day of each month from the first to the last snapshot.
 
     Raises:
         ValueError: There are no snapshots, or no market days in their span.
     """
     span = tables["snapshots"].agg(F.min("date").alias("start"), F.max("date").alias("end")).first()
-    first_trade = tables["trades"].agg(F.min(F.to_date("ts")).alias("start")).first()["start"]
     if span["end"] is None:
         raise ValueError("clean snapshots are empty: there is nothing to compute features from")
-    start = min(d for d in (span["start"], first_trade) if d is not None).replace(day=1)
-    rows = (
+    months = (
         tables["market"]
-        .where(F.col("date").between(F.lit(start), F.lit(span["end"])))
+        .where(F.col("date") <= F.lit(span["end"]))
         .groupBy(F.year("date"), F.month("date"))
-        .agg(F.max("date").alias("as_of"))
+        .agg(F.min("date").alias("first"), F.max("date").alias("last"))
         .collect()
     )
-    if not rows:
-        raise ValueError(f"the market calendar has no trading day between {start} and {span['end']}")
-    return AsOfCalendar(sorted(row["as_of"] for row in rows))
+    dates = sorted(row["last"] for row in months if row["last"] >= span["start"].replace(day=1))
+    if not dates:
+        raise ValueError(f"the market calendar has no trading day between {span['start']} and {span['end']}")
+    return AsOfCalendar(dates, min(span["start"], *(row["first"] for row in months)))
 
 
 def day_rows(calendar: AsOfCalendar) -> list[tuple[date, int, bool, bool]]:
@@ -174,8 +178,12 @@ def day_rows(calendar: AsOfCalendar) -> list[tuple[date, int, bool, bool]]:
     A day d belongs to the period of the first as-of date T_k >= d. It lies in the label window
     (T, T + 30 days] of the previous as-of date (``in_label_1``) and/or the one before (``in_label_2``).
     """
-    horizon = timedelta(days=LABEL_HORIZON_DAYS)
-    rows, day = [], calendar.dates[0].replace(day=1)
+    horizon, month_start = timedelta(days=LABEL_HORIZON_DAYS), calendar.dates[0].replace(day=1)
+    day = min(calendar.first_day or month_start, month_start)
+    rows = []
+    while day < month_start:
+        rows.append((day, month_period(day), False, False))
+        day += timedelta(days=1)
     for k, asof in enumerate(calendar.dates):
         while day <= asof:
             in_window = [k >= h and day <= calendar.dates[k - h] + horizon for h in HORIZONS]
@@ -250,7 +258,7 @@ def return_sums(r: Column, log_growth: Column, prefix: str) -> list[Column]:
         F.count(r).alias(f"{prefix}n"),
         F.sum(r).alias(f"{prefix}sum_r"),
         F.sum(r * r).alias(f"{prefix}sum_r2"),
-        F.sum(F.pow(F.least(r, F.lit(0.0)), 2)).alias(f"{prefix}sum_down2"),
+        F.sum(F.least(r, F.lit(0.0)) * F.least(r, F.lit(0.0))).alias(f"{prefix}sum_down2"),
         F.sum(log_growth).alias(f"{prefix}sum_log"),
     ]
 
@@ -537,7 +545,7 @@ def write_table(panel: DataFrame, columns: list[str], path) -> None:
             F.col("as_of").cast("timestamp").alias(EVENT_TIMESTAMP),
             *[F.col(column).cast("double").alias(column) for column in columns],
         )
-        .orderBy(EVENT_TIMESTAMP, ENTITY_KEY)
+        .sortWithinPartitions(EVENT_TIMESTAMP, ENTITY_KEY)
         .write.mode("overwrite")
         .parquet(str(path))
     )

@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from pipelines.report import print_run_summary
 
     settings = settings_with_source(args)
-    run_locally(settings.source, settings, args.config)
+    run_locally(settings.source, settings)
     print_run_summary(settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from kfp import local
 
 from components.contract_reader import read_source
@@ -19,14 +20,16 @@ def check_source(source: Path, data_root: Path) -> None:
     read_source(source)
 
 
-def run_locally(source: Path, settings: Settings, config_file: Path | None = None) -> None:
-    """Check the source, then execute every pipeline step locally, in order, on `settings.data_root`."""
+def run_locally(source: Path, settings: Settings) -> None:
+    """Check the source, then execute every pipeline step locally, in order, on `settings.data_root`.
+
+    The steps run in subprocesses, so the run's effective settings are written to the data root
+    (``run_settings.yaml``, kept with the run's outputs) and handed to every step.
+    """
     check_source(source, settings.data_root)
     layout = settings.layout
     layout.kfp_root.mkdir(parents=True, exist_ok=True)
+    config_file = layout.root / "run_settings.yaml"
+    config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude_none=True)))
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(layout.kfp_root))
-    training_pipeline(
-        source=str(source.resolve()),
-        data_root=str(layout.root),
-        config_file=str(config_file.resolve()) if config_file else "",
-    )
+    training_pipeline(source=str(source.resolve()), data_root=str(layout.root), config_file=str(config_file))

@@ -45,3 +45,12 @@ def test_database_password_reference_is_filled_from_the_environment(monkeypatch)
     monkeypatch.setenv("POSTGRES_PASSWORD", "s3cret")
     settings = Settings(feast_registry="postgresql+psycopg2://u:$(POSTGRES_PASSWORD)@db:5432/feast")
     assert settings.feast_registry == "postgresql+psycopg2://u:s3cret@db:5432/feast"
+
+
+def test_settings_survive_the_trip_through_a_step_config_file(tmp_path):
+    import yaml
+
+    settings = Settings(data_root=tmp_path, min_track_record_days=100, top_k=3)
+    config = tmp_path / "run_settings.yaml"
+    config.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude_none=True)))
+    assert Settings.for_step(str(tmp_path), str(config)) == settings
