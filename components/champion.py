@@ -23,7 +23,9 @@ def champion_version(settings: Settings):
         return None
 
 
-def champion_fold_ndcg(frame: pd.DataFrame, result: WalkForwardResult, settings: Settings) -> pd.Series | None:
+def champion_fold_ndcg(
+    frame: pd.DataFrame, result: WalkForwardResult, settings: Settings
+) -> pd.Series | None:
     """Per-fold NDCG@100 of the champion by test date, on the challenger's folds; None without a champion.
 
     The champion is re-scored only on test dates after its own training data ended (earlier folds
@@ -41,7 +43,7 @@ def champion_fold_ndcg(frame: pd.DataFrame, result: WalkForwardResult, settings:
         scores = {}
         for test_date in fresh["test_date"]:
             test = frame[frame[EVENT_TIMESTAMP] == test_date]
-            metrics = fold_metrics(test, booster.predict(test[names]), settings)
+            metrics = fold_metrics(test, {"model": booster.predict(test[names])}, settings)
             scores[test_date] = metrics[f"model_vs_label_ndcg_at_{NDCG_K}"]
         return pd.Series(scores, dtype=float)
     recorded = json.loads(version.tags.get(registry.TAG_WALK_FORWARD_NDCG, "{}"))

@@ -37,12 +37,21 @@ class Settings(BaseSettings):
     feature_service: str = "ranker_v1"
     online_store: str = Field("sqlite", pattern="^(sqlite|redis)$")
     redis_connection_string: str = "127.0.0.1:6379"
-    feast_registry: str | None = Field(None, description="SQLAlchemy URL; defaults to SQLite under data_root.")
+    feast_registry: str | None = Field(
+        None, description="SQLAlchemy URL; defaults to SQLite under data_root."
+    )
     train_months: int = Field(6, ge=1)
     test_months: int = Field(1, ge=1)
     label_horizon_days: int = Field(30, ge=1)
     max_folds: int = Field(12, ge=1)
-    n_estimators: int = Field(300, ge=10)
+    n_estimators: int = Field(500, ge=10)
+    label: str = Field("fwd_sharpe_30d", description="The label the ranker learns (a LABELS entry).")
+    objective: str = Field(
+        "auto", pattern="^(auto|regression|lambdarank)$", description="auto: keep the better"
+    )
+    query_size: int = Field(
+        2000, ge=50, le=10000, description="Accounts per lambdarank query (LightGBM: <= 10000)."
+    )
     min_track_record_days: int = Field(63, ge=1)
     min_trades: int = Field(10, ge=0)
     min_diversification: float = Field(0.2, ge=0, le=1)

@@ -1,4 +1,10 @@
-"""Walk-forward training and evaluation of the LightGBM ranker, beside the heuristic baselines."""
+"""Walk-forward training and evaluation of the LightGBM ranker, beside the heuristic baselines.
+
+Each fold also measures, on the same test date, two things that keep the evaluation honest:
+- the ceiling: the same learner trained on the simulator's latent skill, cross-fitted by account
+  (never shipped; a result far above it would be a leak), only when truth is given;
+- survivorship: the same model trained only on accounts still open at the end of the data.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,13 @@ from components.settings import Settings
 from components.walk_forward import Fold, walk_forward_folds
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
 
-LABEL = "fwd_sharpe_30d"
 SKILL = "skill"  # latent skill from truth/, for evaluation only: never a feature
 NDCG_K = 100
 FEATURE_NAMES = list(FEATURES)
+OBJECTIVES = ("regression", "lambdarank")
+GRADES = 10  # relevance grades of lambdarank: deciles of the label within a date
+# Monotone constraints where the domain is sure: more track record never makes the evidence worse.
+MONOTONE = {"track_record_days": 1}
 
 
 @dataclass
@@ -26,30 +35,34 @@ class WalkForwardResult:
 
     fold_metrics: pd.DataFrame
     predictions: pd.DataFrame
+    objective: str = "regression"
 
     def summary(self) -> dict[str, float]:
         """Mean of every metric over the folds."""
         means = self.fold_metrics.drop(columns=["fold", "test_date"]).mean(numeric_only=True)
         return {f"mean_{name}": float(value) for name, value in means.items()}
 
+    def mean(self, metric: str) -> float:
+        return float(self.fold_metrics[metric].mean())
 
-def training_target(frame: pd.DataFrame) -> pd.Series:
-    """Cross-sectional percentile rank of the label per as-of date.
+
+def percentile_target(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Cross-sectional percentile rank of `column` per as-of date.
 
     The model ranks accounts within a date, so it learns the order, not the month's level of
     returns; ranks also tame the heavy tails of one-month Sharpe ratios.
     """
-    return frame.groupby(EVENT_TIMESTAMP)[LABEL].rank(pct=True)
+    return frame.groupby(EVENT_TIMESTAMP)[column].rank(pct=True)
 
 
-def lgb_params(settings: Settings, n_rows: int) -> dict:
+def lgb_params(settings: Settings, n_rows: int, objective: str) -> dict:
     """LightGBM parameters; conservative leaves and sampling because the label is mostly noise.
 
     Leaves need at least 200 rows on a platform-sized table, fewer on a small export, so that a
     few dozen accounts still train a model that splits.
     """
-    return {
-        "objective": "regression",
+    params = {
+        "objective": objective,
         "learning_rate": 0.03,
         "num_leaves": 15,
         "min_data_in_leaf": int(min(200, max(5, n_rows // 50))),
@@ -57,18 +70,45 @@ def lgb_params(settings: Settings, n_rows: int) -> dict:
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
         "lambda_l2": 10.0,
+        "monotone_constraints": [MONOTONE.get(name, 0) for name in FEATURE_NAMES],
         "seed": settings.seed,
         "num_threads": 2,
         "deterministic": True,
         "verbose": -1,
     }
+    if objective == "lambdarank":
+        params |= {"label_gain": list(range(GRADES)), "lambdarank_truncation_level": NDCG_K}
+    return params
 
 
-def fit_booster(train: pd.DataFrame, settings: Settings) -> lgb.Booster:
-    """Fit the ranker on labelled rows (rows without a label are left out)."""
-    rows = train[train[LABEL].notna()]
-    dataset = lgb.Dataset(rows[FEATURE_NAMES], label=training_target(rows), feature_name=FEATURE_NAMES)
-    return lgb.train(lgb_params(settings, len(rows)), dataset, num_boost_round=settings.n_estimators)
+def ranking_queries(rows: pd.DataFrame, query_size: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows ordered by query, and the query sizes: random same-date groups of at most `query_size`.
+
+    LightGBM allows at most 10,000 rows per query, fewer than a platform has accounts on one date,
+    so each date is split at random; accounts are only ever compared with others of the same date.
+    """
+    rng = np.random.default_rng(seed)
+    per_date = rows.groupby(EVENT_TIMESTAMP)[ENTITY_KEY].transform("size")
+    chunks = np.ceil(per_date / query_size).astype(int)
+    query = rows[EVENT_TIMESTAMP].astype("int64") * 10_000 + (rng.random(len(rows)) * chunks).astype(int)
+    ordered = rows.assign(_query=query.to_numpy()).sort_values("_query", kind="mergesort")
+    return ordered.drop(columns="_query"), ordered.groupby("_query", sort=False).size().to_numpy()
+
+
+def fit_booster(train: pd.DataFrame, settings: Settings, objective: str, target: str) -> lgb.Booster:
+    """Fit the ranker on rows where `target` is known, with the given objective."""
+    rows = train[train[target].notna()]
+    if objective == "lambdarank":
+        rows, groups = ranking_queries(rows, settings.query_size, settings.seed)
+        grades = np.minimum((percentile_target(rows, target) * GRADES).astype(int), GRADES - 1)
+        dataset = lgb.Dataset(rows[FEATURE_NAMES], label=grades, group=groups, feature_name=FEATURE_NAMES)
+    else:
+        dataset = lgb.Dataset(
+            rows[FEATURE_NAMES], label=percentile_target(rows, target), feature_name=FEATURE_NAMES
+        )
+    return lgb.train(
+        lgb_params(settings, len(rows), objective), dataset, num_boost_round=settings.n_estimators
+    )
 
 
 def established(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -76,33 +116,64 @@ def established(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame[frame["track_record_days"] >= settings.min_track_record_days]
 
 
-def fold_metrics(test: pd.DataFrame, model_score: np.ndarray, settings: Settings) -> dict[str, float]:
-    """Metrics of the model and every baseline on one test date, against the label and, if known, skill."""
-    scores = {"model": pd.Series(model_score, index=test.index)}
+def has_truth(frame: pd.DataFrame) -> bool:
+    return SKILL in frame and frame[SKILL].notna().any()
+
+
+def fold_metrics(test: pd.DataFrame, scores: dict[str, np.ndarray], settings: Settings) -> dict[str, float]:
+    """Metrics of each scorer and every baseline on one test date, vs the label and, if known, skill."""
+    scores = {name: pd.Series(values, index=test.index) for name, values in scores.items()}
     scores |= {name: baseline(test) for name, baseline in BASELINES.items()}
     evaluated = established(test, settings).index
-    targets = [LABEL] + ([SKILL] if SKILL in test and test[SKILL].notna().any() else [])
+    targets = {"label": settings.label} | ({"skill": SKILL} if has_truth(test) else {})
     metrics: dict[str, float] = {"n_test": float(len(evaluated))}
-    for target in targets:
+    for target_name, column in targets.items():
         for name, score in scores.items():
-            prefix = f"{name}_vs_{'label' if target == LABEL else 'skill'}"
-            metrics |= ranking_metrics(test.loc[evaluated, target], score[evaluated], NDCG_K, prefix)
+            prefix = f"{name}_vs_{target_name}"
+            metrics |= ranking_metrics(test.loc[evaluated, column], score[evaluated], NDCG_K, prefix)
     return metrics
 
 
-def run_fold(frame: pd.DataFrame, fold: Fold, settings: Settings) -> tuple[dict, pd.DataFrame]:
+def ceiling_scores(train: pd.DataFrame, test: pd.DataFrame, settings: Settings, objective: str) -> np.ndarray:
+    """The same learner trained on latent skill, cross-fitted by account in two halves.
+
+    An account's test score comes from a model that never saw that account, so this is the upper
+    bound of what the features can reveal about skill, not a memorised answer.
+    """
+    half_of = lambda frame: pd.util.hash_pandas_object(frame[ENTITY_KEY], index=False).to_numpy() % 2  # noqa: E731
+    train_half, test_half = half_of(train), half_of(test)
+    scores = np.zeros(len(test))
+    for half in (0, 1):
+        booster = fit_booster(train[train_half != half], settings, objective, SKILL)
+        scores[test_half == half] = booster.predict(test.loc[test_half == half, FEATURE_NAMES])
+    return scores
+
+
+def survivors(frame: pd.DataFrame) -> pd.Index:
+    """Accounts still present at the last as-of date: what a snapshot of today's platform shows."""
+    return pd.Index(frame.loc[frame[EVENT_TIMESTAMP] == frame[EVENT_TIMESTAMP].max(), ENTITY_KEY].unique())
+
+
+def run_fold(
+    frame: pd.DataFrame, fold: Fold, settings: Settings, objective: str, alive: pd.Index
+) -> tuple[dict, pd.DataFrame]:
     """Train on the fold's dates, score its test date; returns metrics and raw predictions."""
     train = frame[frame[EVENT_TIMESTAMP].isin(fold.train_dates)]
     test = frame[frame[EVENT_TIMESTAMP] == fold.test_date]
-    booster = fit_booster(train, settings)
+    booster = fit_booster(train, settings, objective, settings.label)
     raw = booster.predict(test[FEATURE_NAMES], num_threads=2)
-    predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, "track_record_days"]].assign(raw_score=raw)
-    return fold_metrics(test, raw, settings), predictions
+    scores = {"model": raw}
+    survivor_booster = fit_booster(train[train[ENTITY_KEY].isin(alive)], settings, objective, settings.label)
+    scores["survivors_only"] = survivor_booster.predict(test[FEATURE_NAMES])
+    if has_truth(train):
+        scores["ceiling"] = ceiling_scores(train, test, settings, objective)
+    predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]].assign(raw_score=raw)
+    return fold_metrics(test, scores, settings), predictions
 
 
-def walk_forward(frame: pd.DataFrame, settings: Settings, progress=print) -> WalkForwardResult:
-    """Run every walk-forward fold of `frame` (features, label and optional skill per account-date)."""
-    labelled_dates = frame.loc[frame[LABEL].notna(), EVENT_TIMESTAMP].unique()
+def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
+    """Walk-forward folds over the dates whose label is known."""
+    labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
     folds = walk_forward_folds(
         labelled_dates,
         train_months=settings.train_months,
@@ -114,20 +185,42 @@ def walk_forward(frame: pd.DataFrame, settings: Settings, progress=print) -> Wal
             f"not enough history for one walk-forward fold: {len(labelled_dates)} labelled as-of dates, "
             f"need {settings.train_months} for training plus an embargo of {settings.label_horizon_days} days"
         )
+    return folds
+
+
+def walk_forward(
+    frame: pd.DataFrame, settings: Settings, objective: str, progress=print
+) -> WalkForwardResult:
+    """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date)."""
+    folds, alive = labelled_folds(frame, settings), survivors(frame)
     rows, predictions = [], []
     for number, fold in enumerate(folds):
-        metrics, fold_predictions = run_fold(frame, fold, settings)
+        metrics, fold_predictions = run_fold(frame, fold, settings, objective, alive)
         rows.append({"fold": number, "test_date": fold.test_date} | metrics)
         predictions.append(fold_predictions.assign(fold=number))
         progress(
-            f"fold {number + 1}/{len(folds)} test {fold.test_date.date()}: NDCG@{NDCG_K} vs label "
+            f"[{objective}] fold {number + 1}/{len(folds)} test {fold.test_date.date()}: NDCG@{NDCG_K} vs label "
             f"model {metrics[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f} "
             f"baseline {metrics[f'roi_log_days_vs_label_ndcg_at_{NDCG_K}']:.4f}"
         )
-    return WalkForwardResult(pd.DataFrame(rows), pd.concat(predictions, ignore_index=True))
+    return WalkForwardResult(pd.DataFrame(rows), pd.concat(predictions, ignore_index=True), objective)
+
+
+def choose_objective(
+    frame: pd.DataFrame, settings: Settings, progress=print
+) -> tuple[WalkForwardResult, dict]:
+    """Walk-forward with each candidate objective; keep the better by mean NDCG@100 against the label.
+
+    The choice uses the label only, never latent skill, so it is a choice a real platform can make.
+    """
+    objectives = OBJECTIVES if settings.objective == "auto" else (settings.objective,)
+    results = {objective: walk_forward(frame, settings, objective, progress) for objective in objectives}
+    metric = f"model_vs_label_ndcg_at_{NDCG_K}"
+    best = max(results.values(), key=lambda result: result.mean(metric))
+    return best, {f"objective_{name}_{metric}": result.mean(metric) for name, result in results.items()}
 
 
 def final_training_dates(frame: pd.DataFrame, settings: Settings) -> list[pd.Timestamp]:
     """The latest `train_months` labelled as-of dates: what the shipped model is trained on."""
-    dates = sorted(frame.loc[frame[LABEL].notna(), EVENT_TIMESTAMP].unique())
+    dates = sorted(frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique())
     return [pd.Timestamp(d) for d in dates[-settings.train_months :]]

@@ -19,13 +19,12 @@ from components.settings import Settings
 from components.tracking import use_experiment
 from components.train import (
     FEATURE_NAMES,
-    LABEL,
     NDCG_K,
     WalkForwardResult,
+    choose_objective,
     established,
     final_training_dates,
     fit_booster,
-    walk_forward,
 )
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 from feature_repo.store import feature_store
@@ -38,17 +37,19 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         run_id, model version, the walk-forward means and the per-fold NDCG@100 of model and baseline.
     """
     frame = modelling_frame(layout, feature_store(settings), settings.feature_service)
-    progress(f"modelling frame: {len(frame)} account-dates, {frame[LABEL].notna().sum()} labelled")
-    result = walk_forward(frame, settings, progress)
+    progress(f"modelling frame: {len(frame)} account-dates, {frame[settings.label].notna().sum()} labelled")
+    result, comparison = choose_objective(frame, settings, progress)
+    progress(f"objective kept: {result.objective} ({comparison})")
     write_predictions(layout, result)
     use_experiment(settings)
     champion = champion_fold_ndcg(frame, result, settings)
     train_dates = final_training_dates(frame, settings)
     train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
-    booster = fit_booster(train_rows, settings)
+    booster = fit_booster(train_rows, settings, result.objective, settings.label)
     neutral = float(np.median(booster.predict(established(train_rows, settings)[FEATURE_NAMES])))
     with mlflow.start_run(run_name="train") as run:
         log_run(settings, result, train_dates)
+        mlflow.log_metrics(comparison)
         version = register_challenger(booster, settings, result, train_dates, neutral)
     candidate = per_fold(result, "model")
     return {
@@ -59,7 +60,9 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         "baseline_ndcg": per_fold(result, "roi_log_days").tolist(),
         # The champion is compared on the folds it could be scored on, candidate on the same folds.
         "champion_ndcg": None if champion is None else champion.tolist(),
-        "candidate_ndcg_vs_champion": None if champion is None else candidate.reindex(champion.index).tolist(),
+        "candidate_ndcg_vs_champion": None
+        if champion is None
+        else candidate.reindex(champion.index).tolist(),
     }
 
 
@@ -80,7 +83,8 @@ def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.
     """Parameters, per-fold metrics (one step per fold), means and the fold table."""
     mlflow.log_params(
         {
-            "label": LABEL,
+            "label": settings.label,
+            "objective": result.objective,
             "features": ",".join(FEATURE_NAMES),
             "n_estimators": settings.n_estimators,
             "train_months": settings.train_months,
