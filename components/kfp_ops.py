@@ -5,9 +5,8 @@ project's image (the package installed), so no `packages_to_install`. The local 
 same bodies in this environment.
 """
 
-
 from kfp import dsl
-from kfp.dsl import Markdown, Metrics, Output
+from kfp.dsl import HTML, Markdown, Metrics, Output
 
 IMAGE = "ghcr.io/skillrank/skillrank:0.1.0"
 
@@ -54,9 +53,12 @@ def publish_op(data_root: str, config_file: str, features: str) -> str:
 
 
 @dsl.component(base_image=IMAGE)
-def train_op(data_root: str, config_file: str, published: str, metrics: Output[Metrics]) -> str:
+def train_op(
+    data_root: str, config_file: str, published: str, metrics: Output[Metrics], evaluation: Output[HTML]
+) -> str:
     """Walk-forward LightGBM vs baselines, tracked in MLflow, registered as challenger."""
     import json
+    import shutil
 
     from components.settings import Settings
     from components.train_step import train_and_register
@@ -65,6 +67,7 @@ def train_op(data_root: str, config_file: str, published: str, metrics: Output[M
     outcome = train_and_register(settings.layout, settings)
     for name, value in outcome["summary"].items():
         metrics.log_metric(name, value)
+    shutil.copyfile(outcome["report"], evaluation.path)
     return json.dumps(outcome)
 
 

@@ -14,11 +14,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from components.baselines import BASELINES
+from components.baselines import BASELINES, baseline_scores
 from components.metrics import ranking_metrics
 from components.settings import Settings
 from components.walk_forward import Fold, walk_forward_folds
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
 
 SKILL = "skill"  # latent skill from truth/, for evaluation only: never a feature
 NDCG_K = 100
@@ -31,10 +31,11 @@ MONOTONE = {"track_record_days": 1}
 
 @dataclass
 class WalkForwardResult:
-    """Per-fold metrics and the out-of-sample raw predictions of every test date."""
+    """Per-fold metrics, out-of-sample raw predictions, and every scorer's scores per test date."""
 
     fold_metrics: pd.DataFrame
     predictions: pd.DataFrame
+    evaluation_frame: pd.DataFrame
     objective: str = "regression"
 
     def summary(self) -> dict[str, float]:
@@ -154,10 +155,18 @@ def survivors(frame: pd.DataFrame) -> pd.Index:
     return pd.Index(frame.loc[frame[EVENT_TIMESTAMP] == frame[EVENT_TIMESTAMP].max(), ENTITY_KEY].unique())
 
 
+def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The test date's rows for `components.evaluation`: labels, skill, track record and each score."""
+    columns = [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS, "track_record_days", "return_12m"]
+    columns += [SKILL] if SKILL in test else []
+    rows = test[columns].assign(**scores)
+    return rows.join(baseline_scores(test))
+
+
 def run_fold(
     frame: pd.DataFrame, fold: Fold, settings: Settings, objective: str, alive: pd.Index
-) -> tuple[dict, pd.DataFrame]:
-    """Train on the fold's dates, score its test date; returns metrics and raw predictions."""
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Train on the fold's dates, score its test date; returns metrics, raw predictions, evaluation rows."""
     train = frame[frame[EVENT_TIMESTAMP].isin(fold.train_dates)]
     test = frame[frame[EVENT_TIMESTAMP] == fold.test_date]
     booster = fit_booster(train, settings, objective, settings.label)
@@ -168,7 +177,7 @@ def run_fold(
     if has_truth(train):
         scores["ceiling"] = ceiling_scores(train, test, settings, objective)
     predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]].assign(raw_score=raw)
-    return fold_metrics(test, scores, settings), predictions
+    return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
 
 
 def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
@@ -193,17 +202,23 @@ def walk_forward(
 ) -> WalkForwardResult:
     """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date)."""
     folds, alive = labelled_folds(frame, settings), survivors(frame)
-    rows, predictions = [], []
+    rows, predictions, evaluation = [], [], []
     for number, fold in enumerate(folds):
-        metrics, fold_predictions = run_fold(frame, fold, settings, objective, alive)
+        metrics, fold_predictions, fold_evaluation = run_fold(frame, fold, settings, objective, alive)
         rows.append({"fold": number, "test_date": fold.test_date} | metrics)
         predictions.append(fold_predictions.assign(fold=number))
+        evaluation.append(fold_evaluation)
         progress(
-            f"[{objective}] fold {number + 1}/{len(folds)} test {fold.test_date.date()}: NDCG@{NDCG_K} vs label "
+            f"[{objective}] fold {number + 1}/{len(folds)} test {fold.test_date.date()}: NDCG@100 vs label "
             f"model {metrics[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f} "
             f"baseline {metrics[f'roi_log_days_vs_label_ndcg_at_{NDCG_K}']:.4f}"
         )
-    return WalkForwardResult(pd.DataFrame(rows), pd.concat(predictions, ignore_index=True), objective)
+    return WalkForwardResult(
+        pd.DataFrame(rows),
+        pd.concat(predictions, ignore_index=True),
+        pd.concat(evaluation, ignore_index=True),
+        objective,
+    )
 
 
 def choose_objective(

@@ -12,7 +12,11 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from components import registry
+from components.baselines import BASELINES
 from components.champion import champion_fold_ndcg
+from components.cpcv import cpcv_metrics
+from components.evaluation import evaluate_scorers
+from components.evaluation_report import evaluation_summary, write_evaluation_report
 from components.layout import DataLayout
 from components.modelling_data import modelling_frame
 from components.settings import Settings
@@ -50,12 +54,15 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     with mlflow.start_run(run_name="train") as run:
         log_run(settings, result, train_dates)
         mlflow.log_metrics(comparison)
+        report = write_evaluation(layout, result)
+        log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
         version = register_challenger(booster, settings, result, train_dates, neutral)
     candidate = per_fold(result, "model")
     return {
         "run_id": run.info.run_id,
         "version": version,
         "summary": result.summary(),
+        "report": str(report),
         "candidate_ndcg": candidate.tolist(),
         "baseline_ndcg": per_fold(result, "roi_log_days").tolist(),
         # The champion is compared on the folds it could be scored on, candidate on the same folds.
@@ -102,6 +109,33 @@ def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.
         table = Path(tmp) / "walk_forward_folds.csv"
         result.fold_metrics.to_csv(table, index=False)
         mlflow.log_artifact(str(table))
+
+
+def log_cpcv(splits: pd.DataFrame, progress) -> None:
+    """Each CPCV split's metrics as one step, and their means."""
+    if splits.empty:
+        progress("CPCV skipped: the history is too short to recombine")
+        return
+    for row in splits.to_dict("records"):
+        mlflow.log_metrics(
+            {f"cpcv_{k}": float(v) for k, v in row.items() if k != "split" and pd.notna(v)},
+            step=int(row["split"]),
+        )
+    means = splits.drop(columns="split").mean()
+    mlflow.log_metrics({f"cpcv_mean_{k}": float(v) for k, v in means.items() if pd.notna(v)})
+    progress(
+        f"CPCV {len(splits)} splits: mean NDCG@100 vs label {means[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f}"
+    )
+
+
+def write_evaluation(layout: DataLayout, result: WalkForwardResult) -> Path:
+    """The evaluation report of the model, the ceiling and every baseline, logged to the active run."""
+    scorers = [name for name in ("model", "ceiling", "survivors_only") if name in result.evaluation_frame]
+    evaluation = evaluate_scorers(result.evaluation_frame, [*scorers, *BASELINES])
+    mlflow.log_metrics({f"eval_{k}": v for k, v in evaluation_summary(evaluation).items()})
+    report = write_evaluation_report(evaluation, layout.reports / "evaluation")
+    mlflow.log_artifact(str(report))
+    return report
 
 
 def register_challenger(
