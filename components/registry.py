@@ -7,10 +7,18 @@ CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
 
 # Model-version tags written at registration and read by the gate and the predictor.
-TAG_NEUTRAL_SCORE = "neutral_score"
 TAG_FEATURE_SERVICE = "feature_service"
 TAG_TRAIN_END = "train_end"
 TAG_WALK_FORWARD_NDCG = "walk_forward_ndcg_at_100"
+
+# The constants of `components.scoring.ScoringConstants`, fitted at training time: batch scores/ and the
+# served feed read them from the same model version, so both finalize raw scores with the same numbers.
+TAG_NEUTRAL_SCORE = "neutral_score"
+TAG_PRIOR_MEAN = "prior_mean"
+TAG_PRIOR_VARIANCE = "prior_variance"
+TAG_SCORE_SCALE = "score_scale"
+TAG_MIN_TRACK_RECORD_DAYS = "min_track_record_days"
+TAG_CONCENTRATION_PENALTY = "concentration_penalty"
 
 
 def model_uri(model_name: str, alias: str = CHAMPION) -> str:

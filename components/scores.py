@@ -5,19 +5,19 @@ from __future__ import annotations
 import shutil
 
 import mlflow
-import numpy as np
 import pandas as pd
+import pyarrow.dataset
 from mlflow import MlflowClient
 
 from components import registry
 from components.feature_store_ops import historical_features, latest_as_of, read_point_in_time_table
 from components.layout import DataLayout
-from components.scoring import STATUS_ESTABLISHED, finalize_scores
+from components.scoring import SCORING_FEATURES, ScoringConstants, finalize_scores, fit_scoring_constants
 from components.settings import Settings
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 from feature_repo.store import feature_store
 
-COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "score", "confidence", "status"]
+COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "score", "confidence", "status", "probability_of_skill", "fdr_pass"]
 
 
 def write_scores(layout: DataLayout, settings: Settings) -> dict:
@@ -41,22 +41,37 @@ def write_scores(layout: DataLayout, settings: Settings) -> dict:
 def walk_forward_scores(layout: DataLayout, settings: Settings) -> pd.DataFrame:
     """Final scores of each test date from its fold's out-of-sample predictions.
 
-    A fold model's neutral score is the median of its raw scores over established accounts that day.
+    Fold models are not registered, so each test date's scoring constants are fitted on that date's
+    out-of-sample raw scores (`fit_scoring_constants`: no label is used); the shrinkage prior is then
+    the classic empirical-Bayes one, estimated from the cross-section it shrinks.
     """
     predictions = pd.read_parquet(layout.root / "predictions" / "walk_forward.parquet")
+    rows = predictions[[ENTITY_KEY, EVENT_TIMESTAMP, "raw_score"]].merge(
+        scoring_features(layout), on=[ENTITY_KEY, EVENT_TIMESTAMP], how="left", validate="one_to_one"
+    )
     frames = []
-    for as_of, day in predictions.groupby(EVENT_TIMESTAMP):
-        final = finalize_scores(
-            day[ENTITY_KEY],
+    for as_of, day in rows.groupby(EVENT_TIMESTAMP):
+        constants = fit_scoring_constants(
+            day,
             day["raw_score"],
-            day["track_record_days"],
             min_track_record_days=settings.min_track_record_days,
-            neutral_score=0.0,
+            concentration_penalty=settings.concentration_penalty,
         )
-        neutral = float(np.median(final.loc[final["status"] == STATUS_ESTABLISHED, "score"]))
-        final.loc[final["status"] != STATUS_ESTABLISHED, "score"] = neutral
+        final = finalize_scores(day, day["raw_score"], constants=constants)
         frames.append(final.assign(**{EVENT_TIMESTAMP: as_of}))
     return pd.concat(frames, ignore_index=True)
+
+
+def scoring_features(layout: DataLayout) -> pd.DataFrame:
+    """The columns of ``features/`` that `finalize_scores` needs, by account and as-of date.
+
+    Raises:
+        KeyError: The feature table lacks some of them (naming them).
+    """
+    missing = sorted(set(SCORING_FEATURES) - set(pyarrow.dataset.dataset(layout.features).schema.names))
+    if missing:
+        raise KeyError(f"the feature table {layout.features} lacks {missing}, which scoring needs")
+    return read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP, *SCORING_FEATURES])
 
 
 def serving_version(settings: Settings):
@@ -77,12 +92,12 @@ def latest_scores(layout: DataLayout, settings: Settings) -> tuple[pd.DataFrame,
     booster = mlflow.lightgbm.load_model(f"models:/{settings.model_name}/{version.version}")
     latest = latest_as_of(layout)
     keys = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP])
-    rows = historical_features(feature_store(settings), keys[keys[EVENT_TIMESTAMP] == latest], settings.feature_service)
-    final = finalize_scores(
-        rows[ENTITY_KEY],
-        booster.predict(rows[booster.feature_name()]),
-        rows["track_record_days"],
-        min_track_record_days=settings.min_track_record_days,
-        neutral_score=float(version.tags[registry.TAG_NEUTRAL_SCORE]),
+    rows = historical_features(
+        feature_store(settings), keys[keys[EVENT_TIMESTAMP] == latest], settings.feature_service
     )
+    try:
+        constants = ScoringConstants.from_tags(version.tags)
+    except ValueError as e:
+        raise RuntimeError(f"model version {settings.model_name}/{version.version} cannot score: {e}") from e
+    final = finalize_scores(rows, booster.predict(rows[booster.feature_name()]), constants=constants)
     return final.assign(**{EVENT_TIMESTAMP: latest}), str(version.version)

@@ -7,10 +7,9 @@ and in a cluster (where a ConfigMap sets the environment).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
 import re
+from pathlib import Path
 
 import yaml
 from pydantic import Field, field_validator
@@ -53,6 +52,9 @@ class Settings(BaseSettings):
         2000, ge=50, le=10000, description="Accounts per lambdarank query (LightGBM: <= 10000)."
     )
     min_track_record_days: int = Field(63, ge=1)
+    concentration_penalty: float = Field(
+        1.0, ge=0, description="Score lost per unit of HHI above 0.5 (one or two stocks); fixed at training."
+    )
     min_trades: int = Field(10, ge=0)
     min_diversification: float = Field(0.2, ge=0, le=1)
     max_candidates: int = Field(1000, ge=1)

@@ -19,6 +19,7 @@ from components.evaluation import evaluate_scorers
 from components.evaluation_report import evaluation_summary, write_evaluation_report
 from components.layout import DataLayout
 from components.modelling_data import modelling_frame
+from components.scoring import ScoringConstants, fit_scoring_constants
 from components.settings import Settings
 from components.tracking import use_experiment
 from components.train import (
@@ -26,7 +27,6 @@ from components.train import (
     NDCG_K,
     WalkForwardResult,
     choose_objective,
-    established,
     final_training_dates,
     fit_booster,
 )
@@ -50,13 +50,19 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     train_dates = final_training_dates(frame, settings)
     train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
     booster = fit_booster(train_rows, settings, result.objective, settings.label)
-    neutral = float(np.median(booster.predict(established(train_rows, settings)[FEATURE_NAMES])))
+    # Per-model constants of the feed's score (shrinkage prior, scale, neutral score), from training rows.
+    constants = fit_scoring_constants(
+        train_rows,
+        booster.predict(train_rows[FEATURE_NAMES]),
+        min_track_record_days=settings.min_track_record_days,
+        concentration_penalty=settings.concentration_penalty,
+    )
     with mlflow.start_run(run_name="train") as run:
         log_run(settings, result, train_dates)
         mlflow.log_metrics(comparison)
         report = write_evaluation(layout, result)
         log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
-        version = register_challenger(booster, settings, result, train_dates, neutral)
+        version = register_challenger(booster, settings, result, train_dates, constants)
     candidate = per_fold(result, "model")
     return {
         "run_id": run.info.run_id,
@@ -139,7 +145,11 @@ def write_evaluation(layout: DataLayout, result: WalkForwardResult) -> Path:
 
 
 def register_challenger(
-    booster, settings: Settings, result: WalkForwardResult, train_dates: list[pd.Timestamp], neutral: float
+    booster,
+    settings: Settings,
+    result: WalkForwardResult,
+    train_dates: list[pd.Timestamp],
+    constants: ScoringConstants,
 ) -> str:
     """Log the native Booster, register it and point the `challenger` alias at it."""
     info = mlflow.lightgbm.log_model(
@@ -148,7 +158,7 @@ def register_challenger(
     version = str(info.registered_model_version)
     client = MlflowClient()
     tags = {
-        registry.TAG_NEUTRAL_SCORE: repr(neutral),
+        **constants.to_tags(),
         registry.TAG_FEATURE_SERVICE: settings.feature_service,
         registry.TAG_TRAIN_END: str(train_dates[-1].date()),
         registry.TAG_WALK_FORWARD_NDCG: json.dumps(

@@ -1,5 +1,10 @@
 """Stage 2 of the feed: a KServe predictor scoring candidates with the MLflow champion (a LightGBM Booster).
 
+Its reply carries the model version's scoring constants (`components.scoring.ScoringConstants`, read from
+the version's tags), so the transformer finalizes scores with the numbers batch scoring used. A v1 body
+with ``"explain": true`` also gets each row's largest feature contributions (LightGBM's SHAP values);
+they cost about thirty predictions each, so the transformer asks for them for the investors it shows only.
+
 Run it with ``python -m inference.predictor --model_name skillrank``; ``--help`` lists every flag.
 """
 
@@ -18,11 +23,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from components import registry
+from components.scoring import ScoringConstants
 from components.settings import Settings
 from inference.server import add_bind_host, model_server
 
 V2_INPUT = "features"
 V2_OUTPUT = "predictions"
+TOP_CONTRIBUTIONS = 3  # features per row in an explained reply, largest absolute contribution first
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
@@ -41,7 +48,7 @@ class RankingPredictor(kserve.Model):
         self.tracking_uri = tracking_uri
 
     def load(self) -> bool:
-        """Resolve the URI to one model version, load its Booster and its neutral score."""
+        """Resolve the URI to one model version, load its Booster and its scoring constants."""
         match = _MODEL_URI.match(self.model_uri)
         if match is None:
             raise ValueError(
@@ -62,12 +69,11 @@ class RankingPredictor(kserve.Model):
                 f"cannot load {self.model_uri} from {self.tracking_uri}: {e.message}. "
                 "Train and promote a champion first (skillrank run)."
             ) from e
-        if registry.TAG_NEUTRAL_SCORE not in version.tags:
-            raise RuntimeError(
-                f"model version {name}/{version.version} has no '{registry.TAG_NEUTRAL_SCORE}' tag"
-            )
+        try:
+            self.constants = ScoringConstants.from_tags(version.tags)
+        except ValueError as e:
+            raise RuntimeError(f"model version {name}/{version.version} cannot be served: {e}") from e
         self.model_version = str(version.version)
-        self.neutral_score = float(version.tags[registry.TAG_NEUTRAL_SCORE])
         self.feature_names = self.booster_.feature_name()
         self.ready = True
         return self.ready
@@ -75,17 +81,28 @@ class RankingPredictor(kserve.Model):
     def predict(
         self, payload: dict | InferRequest, headers: dict[str, str] | None = None
     ) -> dict | InferResponse:
-        """Score v1 ``{"instances": [...]}`` (dicts by feature name or lists in feature order) or v2."""
+        """Score v1 ``{"instances": [...], "explain": false}`` or v2.
+
+        v1 instances are dicts by feature name or lists in feature order. An explained v1 reply adds
+        ``contributions``: one ``{feature: contribution}`` per row.
+        """
         if isinstance(payload, InferRequest):
             return self._v2_response(payload, self._score(self._v2_features(payload)))
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             raise InvalidInput('expected a JSON body {"instances": [...]}')
-        return {
-            "predictions": self._score(self._v1_features(payload["instances"])).tolist(),
+        explain = payload.get("explain", False)
+        if not isinstance(explain, bool):
+            raise InvalidInput(f'"explain" must be true or false, got {explain!r}')
+        features = self._v1_features(payload["instances"])
+        reply = {
+            "predictions": self._score(features).tolist(),
             "model_name": self.name,
             "model_version": self.model_version,
-            "neutral_score": self.neutral_score,
+            "scoring_constants": self.constants.to_dict(),
         }
+        if explain:
+            reply["contributions"] = self._contributions(features)
+        return reply
 
     def get_input_types(self) -> list[dict]:
         return [{"name": V2_INPUT, "datatype": "FP64", "shape": [-1, len(self.feature_names)]}]
@@ -95,6 +112,15 @@ class RankingPredictor(kserve.Model):
 
     def _score(self, features: np.ndarray) -> np.ndarray:
         return self.booster_.predict(features) if len(features) else np.empty(0)
+
+    def _contributions(self, features: np.ndarray) -> list[dict[str, float]]:
+        """The `TOP_CONTRIBUTIONS` largest SHAP values of each row, by feature name (the bias left out)."""
+        if not len(features):
+            return []
+        values = self.booster_.predict(features, pred_contrib=True)[:, : len(self.feature_names)]
+        top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+        names = self.feature_names
+        return [{names[j]: float(row[j]) for j in columns} for row, columns in zip(values, top, strict=True)]
 
     def _v1_features(self, instances: list) -> np.ndarray:
         if all(isinstance(row, dict) for row in instances):
@@ -136,7 +162,7 @@ class RankingPredictor(kserve.Model):
             model_name=self.name,
             model_version=self.model_version,
             infer_outputs=[output],
-            parameters={"neutral_score": self.neutral_score},
+            parameters=self.constants.to_dict(),
             use_binary_outputs=request.use_binary_outputs,
         )
 

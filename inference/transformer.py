@@ -2,7 +2,10 @@
 
 ``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
 ``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
-the feed's order with `components.scoring.finalize_scores` and adds the reasons. Run it with
+the feed's order with `components.scoring.finalize_scores` (with the scoring constants of the predictor's
+model version), then asks the predictor to explain the top K only and turns the largest feature
+contributions into reasons (`components.explanations`). ``fdr_pass`` is Benjamini–Hochberg over the
+request's candidates, not over the whole platform as in ``scores/``. Run it with
 ``python -m inference.transformer --model_name skillrank --predictor_host HOST:PORT``.
 """
 
@@ -14,13 +17,15 @@ import json
 from dataclasses import dataclass
 
 import kserve
+import numpy as np
 import pandas as pd
 from feast.errors import FeatureServiceNotFoundException
 from kserve.errors import InferenceError, InvalidInput
 from kserve.logging import logger
 from kserve.predictor_config import PredictorConfig
 
-from components.scoring import finalize_scores
+from components.explanations import probability_reason, reasons
+from components.scoring import ScoringConstants, finalize_scores
 from components.settings import Settings
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 from feature_repo.store import feature_store
@@ -99,36 +104,31 @@ class RetrievalTransformer(kserve.Model):
 
     async def predict(self, payload: FeedBatch, headers: dict[str, str] | None = None, response_headers=None):
         """Forward the candidates to the predictor; keep them with its reply for `postprocess`."""
-        reply = await super().predict({"instances": payload.instances}, headers, response_headers)
+        reply = await self.call_predictor({"instances": payload.instances}, headers, response_headers)
         return payload, reply
 
     async def postprocess(self, result: tuple[FeedBatch, dict], headers=None, response_headers=None) -> dict:
-        """The top K candidates in the feed's order, with score, confidence, status and reasons."""
+        """The top K candidates in the feed's order: score, confidence, status, luck tests and reasons."""
         batch, reply = result
         if len(reply.get("predictions", [])) != len(batch.candidates):
             raise InferenceError(
                 f"predictor returned {len(reply.get('predictions', []))} scores "
                 f"for {len(batch.candidates)} candidates"
             )
-        ranked = finalize_scores(
-            batch.candidates[ENTITY_KEY],
-            reply["predictions"],
-            batch.candidates["track_record_days"],
-            min_track_record_days=self.settings.min_track_record_days,
-            neutral_score=float(reply["neutral_score"]),
-        ).head(batch.top_k)
-        features = batch.candidates.set_index(ENTITY_KEY)
-        investors = [
-            {
-                "rank": rank,
-                "account_id": row.account_id,
-                "score": float(row.score),
-                "confidence": float(row.confidence),
-                "status": row.status,
-                "reasons": reasons(features.loc[row.account_id]),
-            }
-            for rank, row in enumerate(ranked.itertuples(index=False), start=1)
-        ]
+        try:
+            constants = ScoringConstants.from_tags(reply.get("scoring_constants", {}))
+        except ValueError as e:
+            raise InferenceError(f"the predictor's reply has no usable scoring constants: {e}") from e
+        ranked = finalize_scores(batch.candidates, reply["predictions"], constants=constants)
+        ranked = ranked.head(batch.top_k)
+        shown = FeedBatch(
+            batch.top_k,
+            batch.candidates.set_index(ENTITY_KEY).loc[ranked[ENTITY_KEY]].reset_index(),
+            batch.feature_names,
+        )
+        contributions = await self._contributions(shown, headers)
+        rows = zip(ranked.to_dict("records"), contributions, shown.candidates.to_dict("records"), strict=True)
+        investors = [feed_entry(rank, *row) for rank, row in enumerate(rows, start=1)]
         return {
             "model_name": reply.get("model_name", self.name),
             "model_version": reply.get("model_version"),
@@ -136,6 +136,22 @@ class RetrievalTransformer(kserve.Model):
             "candidates": len(batch.candidates),
             "investors": investors,
         }
+
+    async def call_predictor(self, body: dict, headers=None, response_headers=None) -> dict:
+        """One v1 call to the predictor at ``--predictor_host``."""
+        return await super().predict(body, headers, response_headers)
+
+    async def _contributions(self, shown: FeedBatch, headers) -> list[dict[str, float]]:
+        """The predictor's largest feature contributions for each investor shown (one small second call)."""
+        if shown.candidates.empty:
+            return []
+        reply = await self.call_predictor({"instances": shown.instances, "explain": True}, headers)
+        contributions = reply.get("contributions", [])
+        if len(contributions) != len(shown.candidates):
+            raise InferenceError(
+                f"predictor explained {len(contributions)} of the {len(shown.candidates)} investors shown"
+            )
+        return contributions
 
     def _online_features(self, account_ids: list[str]) -> pd.DataFrame:
         """One online read of the feature service for `account_ids`, in their order."""
@@ -182,23 +198,30 @@ def parse_feed_request(payload: dict | bytes, *, default_top_k: int) -> tuple[in
     return top_k, excluded
 
 
-def reasons(features: pd.Series) -> list[str]:
-    """Short, human reasons for an investor's place in the feed, from its features (missing ones skipped).
+def feed_entry(rank: int, scored: dict, contributions: dict[str, float], features: dict) -> dict:
+    """One investor of the feed: a row of `finalize_scores`, its contributions and its features."""
+    probability = scored["probability_of_skill"]
+    return {
+        "rank": rank,
+        "account_id": scored[ENTITY_KEY],
+        "score": float(scored["score"]),
+        "confidence": float(scored["confidence"]),
+        "status": scored["status"],
+        "probability_of_skill": None if np.isnan(probability) else float(probability),
+        "fdr_pass": bool(scored["fdr_pass"]),
+        "reasons": investor_reasons(contributions, features, probability),
+    }
+
+
+def investor_reasons(contributions: dict[str, float], features: dict, probability: float) -> list[str]:
+    """What moved an investor's score most, then its probability of skill (when its record allows one).
 
     Example:
-        >>> reasons(pd.Series({"sharpe_12m": 1.42, "n_tickers": 8.0, "max_drawdown_12m": 0.12,
-        ...                    "track_record_days": 504.0}))
-        ['12-month Sharpe 1.4', 'holds 8 symbols', 'max drawdown 12%', '2.0-year track record']
+        >>> investor_reasons({"hhi": -0.01, "n_tickers": 0.0}, {"hhi": 0.95, "n_tickers": 1.0}, 0.874)
+        ['concentrated in 1 stock lowered the score', 'probability of skill 87%']
     """
-    templates = {
-        "sharpe_12m": lambda v: f"12-month Sharpe {v:.1f}",
-        "n_tickers": lambda v: f"holds {v:.0f} symbol{'' if round(v) == 1 else 's'}",
-        "max_drawdown_12m": lambda v: f"max drawdown {v:.0%}",
-        "track_record_days": lambda v: (
-            f"{v / 252:.1f}-year track record" if v >= 252 else f"{v:.0f}-day track record"
-        ),
-    }
-    return [text(features[name]) for name, text in templates.items() if pd.notna(features.get(name))]
+    probability_text = probability_reason(probability)
+    return reasons(contributions, features) + ([probability_text] if probability_text else [])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import pytest
 
 from components.gate import gate, paired_difference
 from components.metrics import ndcg_at_k, spearman_ic
-from components.scoring import finalize_scores
+from components.scoring import ScoringConstants, finalize_scores
 from components.walk_forward import walk_forward_folds
 
 MONTH_ENDS = pd.date_range("2020-01-31", periods=14, freq="ME")
@@ -63,15 +63,30 @@ def test_paired_bootstrap_interval_contains_the_mean():
     assert diff["mean_diff"] == pytest.approx(0.105)
 
 
+NO_SHRINKAGE = ScoringConstants(  # a huge prior variance keeps raw scores as they are
+    neutral_score=0.5, prior_mean=0.0, prior_variance=1e12, score_scale=1.0, min_track_record_days=63,
+    concentration_penalty=0.0,
+)
+
+
+def scoring_frame(account_ids: list[str], track_record_days: list[float]) -> pd.DataFrame:
+    n = len(account_ids)
+    return pd.DataFrame(
+        {"account_id": account_ids, "track_record_days": track_record_days, "sharpe_12m": [0.5] * n,
+         "skew_12m": [0.0] * n, "kurtosis_12m": [3.0] * n, "hhi": [0.2] * n}
+    )
+
+
 def test_new_accounts_get_neutral_score_and_status():
-    scores = finalize_scores(["a", "b", "c"], [0.9, 5.0, 0.2], [300, 5, 100], min_track_record_days=63,
-                             neutral_score=0.5)
+    frame = scoring_frame(["a", "b", "c"], [300, 5, 100])
+    scores = finalize_scores(frame, [0.9, 5.0, 0.2], constants=NO_SHRINKAGE)
     assert scores["account_id"].tolist() == ["a", "b", "c"]
     assert scores.set_index("account_id").loc["b", "status"] == "new"
     assert scores.set_index("account_id").loc["b", "score"] == 0.5
+    assert scores["score"].tolist() == pytest.approx([0.9, 0.5, 0.2])
     assert scores["confidence"].between(0, 1).all()
 
 
 def test_ties_break_by_account_id():
-    scores = finalize_scores(["z", "a"], [1.0, 1.0], [100, 100], min_track_record_days=63, neutral_score=0)
+    scores = finalize_scores(scoring_frame(["z", "a"], [100, 100]), [1.0, 1.0], constants=NO_SHRINKAGE)
     assert scores["account_id"].tolist() == ["a", "z"]

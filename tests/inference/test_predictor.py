@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from mlflow import MlflowClient
 
 from components.registry import model_uri
-from inference.predictor import RankingPredictor, build_parser, main
+from components.scoring import ScoringConstants
+from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
 from tests.inference.world import FEATURE_NAMES
 
 
@@ -28,10 +30,10 @@ def rows(world):
     return latest, world.booster.predict(latest[FEATURE_NAMES])
 
 
-def test_load_resolves_the_champion_and_its_neutral_score(predictor, world):
+def test_load_resolves_the_champion_and_its_scoring_constants(predictor, world):
     assert predictor.ready
     assert predictor.model_version == world.model_version
-    assert predictor.neutral_score == pytest.approx(world.neutral_score)
+    assert predictor.constants == world.constants  # read back exactly from the version's tags
     assert predictor.feature_names == FEATURE_NAMES
 
 
@@ -41,7 +43,27 @@ def test_v1_instances_by_feature_name_score_like_the_booster(predictor, rows):
     reply = predictor.predict({"instances": instances})
     np.testing.assert_allclose(reply["predictions"], expected)
     assert reply["model_version"] == predictor.model_version
-    assert reply["neutral_score"] == predictor.neutral_score
+    assert ScoringConstants.from_tags(reply["scoring_constants"]) == predictor.constants
+    assert "contributions" not in reply  # only when asked: they cost ~30 predictions each
+
+
+def test_explained_reply_has_the_largest_contributions_of_each_row(predictor, rows):
+    latest, expected = rows
+    reply = predictor.predict({"instances": latest[FEATURE_NAMES].to_dict("records"), "explain": True})
+    np.testing.assert_allclose(reply["predictions"], expected)
+    full = predictor.booster_.predict(latest[FEATURE_NAMES].to_numpy(), pred_contrib=True)[:, :-1]
+    for row, contributions in zip(full, reply["contributions"], strict=True):
+        assert len(contributions) == TOP_CONTRIBUTIONS
+        largest = sorted(np.abs(row), reverse=True)[:TOP_CONTRIBUTIONS]
+        assert sorted(map(abs, contributions.values()), reverse=True) == pytest.approx(largest)
+        for name, value in contributions.items():
+            assert value == pytest.approx(row[FEATURE_NAMES.index(name)])
+
+
+def test_explain_must_be_a_boolean(predictor, rows):
+    latest, _ = rows
+    with pytest.raises(InvalidInput, match='"explain" must be true or false'):
+        predictor.predict({"instances": latest[FEATURE_NAMES].to_dict("records"), "explain": "yes"})
 
 
 def test_v1_instances_as_lists_in_feature_order(predictor, rows):
@@ -66,6 +88,7 @@ def test_v2_infer_request(predictor, rows):
     assert response.id == "r-1"
     assert response.model_version == predictor.model_version
     np.testing.assert_allclose(response.outputs[0].as_numpy(), expected)
+    assert ScoringConstants.from_tags(response.parameters) == predictor.constants
 
 
 def test_no_instances_score_nothing(predictor):
@@ -86,7 +109,7 @@ def test_rows_of_the_wrong_length_are_invalid_input(predictor):
 
 
 def test_non_numeric_values_are_invalid_input(predictor):
-    with pytest.raises(InvalidInput, match="rows of 12 numbers"):
+    with pytest.raises(InvalidInput, match=f"rows of {len(FEATURE_NAMES)} numbers"):
         predictor.predict({"instances": [["high"] * len(FEATURE_NAMES)]})
 
 
@@ -104,6 +127,20 @@ def test_missing_alias_fails_to_load_with_a_clear_error(world):
         RuntimeError, match="cannot load models:/skillrank@nobody .*Train and promote a champion"
     ):
         model.load()
+    assert not model.ready
+
+
+def test_version_without_scoring_constants_fails_to_load_naming_them(world):
+    client = MlflowClient(world.settings.mlflow_uri)
+    name = world.settings.model_name
+    new = client.create_model_version(name, client.get_model_version(name, world.model_version).source)
+    client.set_model_version_tag(name, new.version, "neutral_score", "0.5")  # as older trainings did
+    model = RankingPredictor(name, f"models:/{name}/{new.version}", world.settings.mlflow_uri)
+    try:
+        with pytest.raises(RuntimeError, match=rf"{name}/{new.version} cannot be served: .*'prior_mean'"):
+            model.load()
+    finally:
+        client.delete_model_version(name, new.version)
     assert not model.ready
 
 

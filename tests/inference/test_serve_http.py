@@ -59,6 +59,13 @@ def test_feed_returns_top_k_investors_by_score(feed_url, world):
     scores = [i["score"] for i in investors]
     assert scores == sorted(scores, reverse=True)
     assert all(0 <= i["confidence"] <= 1 and i["status"] in {"new", "established"} for i in investors)
+    assert all(isinstance(i["fdr_pass"], bool) for i in investors)
+    assert all(i["probability_of_skill"] is None or 0 <= i["probability_of_skill"] <= 1 for i in investors)
+    # explained by the predictor in a second call: contribution sentences, then the probability of skill
+    for investor in investors:
+        *explained, probability = investor["reasons"]
+        assert explained and all(r.endswith(("lifted the score", "lowered the score")) for r in explained)
+        assert probability == f"probability of skill {investor['probability_of_skill']:.0%}"
 
 
 def test_feed_accepts_the_body_of_a_plain_curl(feed_url, world):

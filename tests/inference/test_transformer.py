@@ -7,21 +7,15 @@ import asyncio
 import numpy as np
 import pandas as pd
 import pytest
-from kserve.errors import InvalidInput
+from kserve.errors import InferenceError, InvalidInput
 
+from components.explanations import reasons
 from components.registry import model_uri
 from components.scoring import finalize_scores
 from components.settings import Settings
 from inference.predictor import RankingPredictor
-from inference.transformer import RetrievalTransformer, main, parse_feed_request, reasons
+from inference.transformer import RetrievalTransformer, main, parse_feed_request
 from tests.inference.world import FEATURE_NAMES
-
-
-@pytest.fixture(scope="module")
-def transformer(world) -> RetrievalTransformer:
-    model = RetrievalTransformer(world.settings.model_name, world.settings)
-    model.load()
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +27,29 @@ def predictor(world) -> RankingPredictor:
     return model
 
 
-def feed(transformer, predictor, body: dict) -> dict:
-    """preprocess -> the predictor (in process, instead of over HTTP) -> postprocess."""
-    batch = asyncio.run(transformer.preprocess(body))
-    reply = predictor.predict({"instances": batch.instances})
-    return asyncio.run(transformer.postprocess((batch, reply)))
+@pytest.fixture(scope="module")
+def transformer(world, predictor) -> RetrievalTransformer:
+    """The transformer, calling the predictor in process instead of over HTTP; it records every body sent."""
+    model = RetrievalTransformer(world.settings.model_name, world.settings)
+    model.load()
+    model.sent = []
+
+    async def call_predictor(body, headers=None, response_headers=None):
+        model.sent.append(body)
+        return predictor.predict(body)
+
+    model.call_predictor = call_predictor
+    return model
+
+
+def feed(transformer, body: dict) -> dict:
+    """preprocess -> predict (the predictor in process) -> postprocess, as KServe chains them."""
+
+    async def chain():
+        batch = await transformer.preprocess(body)
+        return await transformer.postprocess(await transformer.predict(batch))
+
+    return asyncio.run(chain())
 
 
 def test_preprocess_sends_the_index_candidates_with_their_online_features(transformer, world):
@@ -50,26 +62,26 @@ def test_preprocess_sends_the_index_candidates_with_their_online_features(transf
     assert first == pytest.approx(world.latest.loc[index["account_id"][0], FEATURE_NAMES].to_dict())
 
 
-def test_feed_orders_like_finalize_scores_on_the_offline_features(transformer, predictor, world):
+def test_feed_orders_like_finalize_scores_on_the_offline_features(transformer, world):
     index = pd.read_parquet(world.settings.layout.retrieval_index)
     offline = world.latest.loc[index["account_id"]]
     expected = finalize_scores(
-        offline.index,
-        world.booster.predict(offline[FEATURE_NAMES]),
-        offline["track_record_days"],
-        min_track_record_days=world.settings.min_track_record_days,
-        neutral_score=world.neutral_score,
+        offline.reset_index(), world.booster.predict(offline[FEATURE_NAMES]), constants=world.constants
     ).head(25)
-    result = feed(transformer, predictor, {"top_k": 25})
+    result = feed(transformer, {"top_k": 25})
     investors = pd.DataFrame(result["investors"])
     assert investors["account_id"].tolist() == expected["account_id"].tolist()
     np.testing.assert_allclose(investors["score"], expected["score"])
+    np.testing.assert_allclose(investors["confidence"], expected["confidence"])
+    probability = investors["probability_of_skill"].astype(float)
+    np.testing.assert_allclose(probability, expected["probability_of_skill"])
+    assert investors["fdr_pass"].tolist() == expected["fdr_pass"].tolist()
     assert investors["status"].tolist() == expected["status"].tolist()
     assert investors["rank"].tolist() == list(range(1, 26))
 
 
-def test_feed_reply_names_the_model_date_and_candidates(transformer, predictor, world):
-    result = feed(transformer, predictor, {"top_k": 3})
+def test_feed_reply_names_the_model_date_and_candidates(transformer, world):
+    result = feed(transformer, {"top_k": 3})
     assert result["model_name"] == world.settings.model_name
     assert result["model_version"] == world.model_version
     assert result["as_of_date"] == "2021-06-30"
@@ -78,16 +90,42 @@ def test_feed_reply_names_the_model_date_and_candidates(transformer, predictor, 
     assert all(investor["reasons"] for investor in result["investors"])
 
 
-def test_new_accounts_get_the_neutral_score(transformer, predictor, world):
-    investors = feed(transformer, predictor, {"top_k": 100})["investors"]
+def test_reasons_are_the_largest_contributions_then_the_probability_of_skill(transformer, predictor, world):
+    [investor] = feed(transformer, {"top_k": 1})["investors"]
+    row = world.latest.loc[[investor["account_id"]], FEATURE_NAMES]
+    reply = predictor.predict({"instances": row.to_dict("records"), "explain": True})
+    [contributions] = reply["contributions"]
+    probability = f"probability of skill {investor['probability_of_skill']:.0%}"
+    assert investor["reasons"] == reasons(contributions, row.iloc[0].to_dict()) + [probability]
+    assert all(r.endswith(("lifted the score", "lowered the score")) for r in investor["reasons"][:-1])
+
+
+def test_only_the_investors_shown_are_explained(transformer):
+    transformer.sent.clear()
+    feed(transformer, {"top_k": 4})
+    scored, explained = transformer.sent
+    assert "explain" not in scored and len(scored["instances"]) > 4
+    assert explained["explain"] is True and len(explained["instances"]) == 4
+
+
+def test_a_reply_without_scoring_constants_is_an_inference_error(transformer, world):
+    batch = asyncio.run(transformer.preprocess({"top_k": 2}))
+    reply = {"predictions": [0.0] * len(batch.candidates), "model_version": world.model_version}
+    with pytest.raises(InferenceError, match="no usable scoring constants: .*missing"):
+        asyncio.run(transformer.postprocess((batch, reply)))
+
+
+def test_new_accounts_get_the_neutral_score_and_no_confidence(transformer, world):
+    investors = feed(transformer, {"top_k": 100})["investors"]
     new = [i for i in investors if i["status"] == "new"]
     assert new, "the world has new accounts among the candidates"
-    assert [i["score"] for i in new] == pytest.approx([world.neutral_score] * len(new))
+    assert [i["score"] for i in new] == pytest.approx([world.constants.neutral_score] * len(new))
+    assert {i["confidence"] for i in new} == {0.0}
 
 
-def test_excluded_accounts_are_not_in_the_feed(transformer, predictor):
-    top = [i["account_id"] for i in feed(transformer, predictor, {"top_k": 3})["investors"]]
-    again = feed(transformer, predictor, {"top_k": 3, "exclude_account_ids": top[:2]})
+def test_excluded_accounts_are_not_in_the_feed(transformer):
+    top = [i["account_id"] for i in feed(transformer, {"top_k": 3})["investors"]]
+    again = feed(transformer, {"top_k": 3, "exclude_account_ids": top[:2]})
     assert not set(top[:2]) & {i["account_id"] for i in again["investors"]}
     assert again["investors"][0]["account_id"] == top[2]
 
@@ -139,13 +177,6 @@ def test_more_than_one_wrapped_request_is_invalid_input():
 def test_non_json_body_is_invalid_input():
     with pytest.raises(InvalidInput, match="must be a JSON object"):
         parse_feed_request(b"top_k=5", default_top_k=20)
-
-
-def test_reasons_are_short_strings_from_the_features():
-    row = pd.Series(
-        {"sharpe_12m": 1.42, "n_tickers": 1.0, "max_drawdown_12m": np.nan, "track_record_days": 40.0}
-    )
-    assert reasons(row) == ["12-month Sharpe 1.4", "holds 1 symbol", "40-day track record"]
 
 
 def test_load_fails_loudly_without_a_retrieval_index(tmp_path):

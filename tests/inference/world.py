@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 
 from components import registry
 from components.retrieval import write_retrieval_index
-from components.scoring import STATUS_ESTABLISHED, finalize_scores
+from components.scoring import ScoringConstants, fit_scoring_constants
 from components.settings import Settings
 from components.tracking import use_experiment
 from feature_repo.definitions import account_monthly_features
@@ -36,7 +36,7 @@ class World:
     features: pd.DataFrame
     booster: lgb.Booster
     model_version: str
-    neutral_score: float
+    constants: ScoringConstants
 
     @property
     def latest(self) -> pd.DataFrame:
@@ -60,11 +60,19 @@ def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
         "tenure_days": rng.integers(100, 1500, n_accounts).astype(float),
         "track_record_days": rng.integers(63, 700, n_accounts).astype(float),
         "roi_since_inception": rng.normal(0.1, 0.3, n_accounts),
+        "skew_12m": rng.normal(-0.2, 0.5, n_accounts),
+        "kurtosis_12m": rng.uniform(3.0, 10.0, n_accounts),  # not excess
+        "beta_12m": rng.normal(1.0, 0.3, n_accounts),
+        "alpha_12m": rng.normal(0.0, 0.1, n_accounts),
+        "alpha_tstat_12m": rng.normal(0.0, 1.0, n_accounts),
     }
     base["trade_count_12m"][::10] = 3.0  # too few trades
     base["hhi"][1::10] = 0.95  # one concentrated position
     base["track_record_days"][2::25] = 0.0  # no track record yet
     base["track_record_days"][3::10] = 30.0  # new: below the minimum track record
+    base["returns_12m"] = np.minimum(base["track_record_days"], 252.0)
+    for name in [n for n in FEATURE_NAMES if n not in base and n != "market_vol_21d"]:  # added since: noise
+        base[name] = rng.normal(0.0, 1.0, n_accounts)
     drifting = ["sharpe_12m", "sortino_12m", "volatility_12m", "return_12m", "roi_since_inception"]
     frames = []
     for step, as_of in enumerate(AS_OF_DATES):
@@ -93,8 +101,8 @@ def train_booster(features: pd.DataFrame, seed: int = 7) -> lgb.Booster:
     return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=20)
 
 
-def register_champion(settings: Settings, booster: lgb.Booster, neutral_score: float) -> str:
-    """Log, register and promote `booster` the way training does; returns its version."""
+def register_champion(settings: Settings, booster: lgb.Booster, constants: ScoringConstants) -> str:
+    """Log, register and promote `booster` with its scoring constants as tags; returns its version."""
     use_experiment(settings)
     with mlflow.start_run():
         info = mlflow.lightgbm.log_model(
@@ -102,7 +110,8 @@ def register_champion(settings: Settings, booster: lgb.Booster, neutral_score: f
         )
     version = str(info.registered_model_version)
     client = MlflowClient()
-    client.set_model_version_tag(settings.model_name, version, registry.TAG_NEUTRAL_SCORE, str(neutral_score))
+    for key, value in constants.to_tags().items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
     client.set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
     return version
 
@@ -127,15 +136,13 @@ def build_world(root: Path, n_accounts: int = 50, **settings: object) -> World:
     settings = Settings(data_root=root, **settings)
     features = make_features(n_accounts)
     booster = train_booster(features)
-    latest = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[-1]]
-    final = finalize_scores(
-        latest[ENTITY_KEY],
-        booster.predict(latest[FEATURE_NAMES]),
-        latest["track_record_days"],
+    first = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[0]]  # "training" rows, as training fits them
+    constants = fit_scoring_constants(
+        first,
+        booster.predict(first[FEATURE_NAMES]),
         min_track_record_days=settings.min_track_record_days,
-        neutral_score=0.0,
+        concentration_penalty=settings.concentration_penalty,
     )
-    neutral = float(final.loc[final["status"] == STATUS_ESTABLISHED, "score"].median())
     publish(settings, features)
-    version = register_champion(settings, booster, neutral)
-    return World(settings, features, booster, version, neutral)
+    version = register_champion(settings, booster, constants)
+    return World(settings, features, booster, version, constants)

@@ -1,0 +1,182 @@
+"""The one scoring path of batch and serving: shrinkage, concentration penalty, probability of skill, FDR."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components import registry
+from components.luck import fdr_skilled
+from components.scoring import (
+    ScoringConstants,
+    finalize_scores,
+    fit_scoring_constants,
+    probability_of_skill,
+)
+
+CONSTANTS = ScoringConstants(
+    neutral_score=-1.0,
+    prior_mean=0.0,
+    prior_variance=1.0,
+    score_scale=2.0,
+    min_track_record_days=63,
+    concentration_penalty=2.0,
+)
+
+
+def accounts(**columns) -> pd.DataFrame:
+    """A feature frame with normal moments, a diversified book and a year of returns unless given."""
+    n = len(next(iter(columns.values())))
+    base = {
+        "account_id": [f"acc-{i}" for i in range(n)],
+        "track_record_days": [252.0] * n,
+        "sharpe_12m": [0.0] * n,
+        "skew_12m": [0.0] * n,
+        "kurtosis_12m": [3.0] * n,
+        "hhi": [0.2] * n,
+    }
+    return pd.DataFrame(base | columns)
+
+
+def test_final_scores_by_hand():
+    features = accounts(
+        account_id=["a", "b", "c", "d"],
+        track_record_days=[252.0, 252.0, 1008.0, 10.0],
+        hhi=[0.2, 1.0, 0.2, 0.2],
+    )
+    # z = raw / 2; se = 1 (252 days) or 0.5 (1008 days); w = 1 / (1 + se²); score = w·z − 2·max(0, hhi − 0.5)
+    scores = finalize_scores(features, [4.0, 4.0, 2.0, 9.0], constants=CONSTANTS).set_index("account_id")
+    assert scores.index.tolist() == ["a", "c", "b", "d"]
+    np.testing.assert_allclose(scores["score"], [1.0, 0.8, 0.0, -1.0])
+    np.testing.assert_allclose(scores["confidence"], [0.5, 0.8, 0.5, 0.0])
+    assert scores["status"].tolist() == ["established", "established", "established", "new"]
+
+
+def test_a_short_track_record_is_shrunk_more_and_trusted_less():
+    features = accounts(track_record_days=[100.0, 700.0])
+    short, long = (
+        finalize_scores(features, [3.0, 3.0], constants=CONSTANTS).sort_values("account_id").itertuples()
+    )
+    assert 0 < short.score < long.score < 1.5
+    assert short.confidence < long.confidence
+
+
+def test_concentration_in_one_stock_costs_score():
+    features = accounts(hhi=[0.95, 0.5, 0.1])
+    scores = finalize_scores(features, [3.0, 3.0, 3.0], constants=CONSTANTS).set_index("account_id")["score"]
+    assert scores["acc-0"] == pytest.approx(scores["acc-2"] - 2.0 * 0.45)
+    assert scores["acc-1"] == scores["acc-2"]  # two equal positions: no penalty
+
+
+def test_new_accounts_get_the_neutral_score_and_status():
+    scores = finalize_scores(
+        accounts(track_record_days=[300.0, 5.0, 100.0]), [0.9, 5.0, 0.2], constants=CONSTANTS
+    ).set_index("account_id")
+    assert scores.loc["acc-1", "status"] == "new"
+    assert scores.loc["acc-1", "score"] == -1.0
+    assert scores["confidence"].between(0, 1).all()
+
+
+def test_ties_break_by_account_id():
+    scores = finalize_scores(accounts(account_id=["z", "a"]), [1.0, 1.0], constants=CONSTANTS)
+    assert scores["account_id"].tolist() == ["a", "z"]
+
+
+def test_probability_of_skill_is_the_psr_of_the_12_month_sharpe_against_zero():
+    features = accounts(track_record_days=[101.0, 1000.0, 1.0], sharpe_12m=[0.1 * math.sqrt(252)] * 3)
+    probability = probability_of_skill(features)
+    assert probability[0] == pytest.approx(0.840741, abs=1e-6)  # Φ(0.1 · sqrt(100) / sqrt(1.005))
+    phi = 0.5 * (1 + math.erf(0.1 * math.sqrt(251) / math.sqrt(1.005) / math.sqrt(2)))
+    assert probability[1] == pytest.approx(phi)  # a 12-month window: at most 252 returns
+    assert np.isnan(probability[2])
+
+
+def test_missing_moments_count_as_normal():
+    features = accounts(sharpe_12m=[1.0, 1.0], skew_12m=[np.nan, 0.0], kurtosis_12m=[np.nan, 3.0])
+    first, second = probability_of_skill(features)
+    assert first == second
+
+
+def test_fdr_pass_is_benjamini_hochberg_over_the_accounts_scored_together():
+    features = accounts(sharpe_12m=[3.0, 2.5, 1.0, 0.2, -1.0], track_record_days=[252.0] * 4 + [1.0])
+    scores = finalize_scores(features, [0.0] * 5, constants=CONSTANTS).set_index("account_id")
+    probability = probability_of_skill(features)
+    expected = fdr_skilled(1 - probability, alpha=0.1)[1]
+    assert scores.loc[features["account_id"], "fdr_pass"].tolist() == expected.tolist()
+    assert scores.loc["acc-0", "fdr_pass"] and not scores.loc["acc-3", "fdr_pass"]
+    assert not scores.loc["acc-4", "fdr_pass"]  # one return: untested
+
+
+def test_missing_luck_features_are_named():
+    features = accounts(hhi=[0.2]).drop(columns=["skew_12m", "kurtosis_12m"])
+    with pytest.raises(KeyError, match=r"\['skew_12m', 'kurtosis_12m'\]"):
+        finalize_scores(features, [1.0], constants=CONSTANTS)
+
+
+def test_raw_scores_of_another_length_are_an_error():
+    with pytest.raises(ValueError, match="got 1 raw scores for 2 accounts"):
+        finalize_scores(accounts(hhi=[0.2, 0.2]), [1.0], constants=CONSTANTS)
+
+
+def test_constants_round_trip_through_model_version_tags_exactly():
+    constants = ScoringConstants(
+        neutral_score=0.1 + 0.2,
+        prior_mean=1 / 3,
+        prior_variance=2 / 7,
+        score_scale=0.0123456789,
+        min_track_record_days=63,
+        concentration_penalty=1.5,
+    )
+    tags = constants.to_tags()
+    assert set(tags) == {
+        registry.TAG_NEUTRAL_SCORE,
+        registry.TAG_PRIOR_MEAN,
+        registry.TAG_PRIOR_VARIANCE,
+        registry.TAG_SCORE_SCALE,
+        registry.TAG_MIN_TRACK_RECORD_DAYS,
+        registry.TAG_CONCENTRATION_PENALTY,
+    }
+    assert all(isinstance(value, str) for value in tags.values())
+    assert ScoringConstants.from_tags(tags | {registry.TAG_TRAIN_END: "2021-06-30"}) == constants
+    assert ScoringConstants.from_tags(constants.to_dict()) == constants  # a predictor reply's numbers
+
+
+def test_missing_constants_are_named():
+    tags = CONSTANTS.to_tags()
+    del tags[registry.TAG_PRIOR_VARIANCE], tags[registry.TAG_SCORE_SCALE]
+    with pytest.raises(ValueError, match=r"\['prior_variance', 'score_scale'\] are missing"):
+        ScoringConstants.from_tags(tags)
+
+
+def test_a_constant_that_is_not_a_number_is_named():
+    with pytest.raises(ValueError, match="prior_mean='high' is not a number"):
+        ScoringConstants.from_tags(CONSTANTS.to_tags() | {registry.TAG_PRIOR_MEAN: "high"})
+
+
+def test_a_non_positive_prior_variance_is_an_error():
+    with pytest.raises(ValueError, match="prior_variance and score_scale must be positive"):
+        ScoringConstants.from_tags(CONSTANTS.to_tags() | {registry.TAG_PRIOR_VARIANCE: "0.0"})
+
+
+def test_fitted_constants_by_hand():
+    features = accounts(track_record_days=[252.0, 252.0, 252.0, 63.0, 5.0])
+    constants = fit_scoring_constants(
+        features, [0.0, 4.0, 8.0, 4.0, 100.0], min_track_record_days=63, concentration_penalty=1.5
+    )
+    # established raw 0, 4, 8, 4: sd = sqrt(32/3); z variance 1; mean se² (1 + 1 + 1 + 4) / 4 -> floored
+    assert constants.score_scale == pytest.approx(math.sqrt(32 / 3))
+    assert constants.prior_mean == pytest.approx(16 / 4 / math.sqrt(32 / 3))
+    assert constants.prior_variance == 1e-4
+    assert constants.neutral_score == constants.prior_mean
+    assert (constants.min_track_record_days, constants.concentration_penalty) == (63, 1.5)
+
+
+def test_fitting_needs_two_established_accounts():
+    with pytest.raises(ValueError, match="at least 2 accounts with 63 or more daily returns, got 1"):
+        fit_scoring_constants(
+            accounts(track_record_days=[252.0, 10.0]),
+            [1.0, 2.0],
+            min_track_record_days=63,
+            concentration_penalty=1.0,
+        )
