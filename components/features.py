@@ -17,6 +17,8 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
+from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window, WindowSpec
 from pyspark.sql import functions as F
@@ -39,6 +41,9 @@ GROWTH_FLOOR = 1e-12  # a total loss (or worse, on margin) counts as a fall to t
 KEYS = [ENTITY_KEY, "period"]
 HORIZONS = (1, 2)  # a daily return can fall in the label windows of the previous two as-of dates
 SUMS = ("n", "sum_r", "sum_r2", "sum_down2", "sum_log")  # per-period sums of daily returns
+MOMENT_SUMS = ("sum_r3", "sum_r4")
+# Sums over returns paired with the index's return on the same days (m), for the market regression.
+MARKET_SUMS = ("pair_n", "pair_m", "pair_r", "pair_m2", "pair_r2", "pair_rm")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -63,23 +68,37 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
     calendar = asof_calendar(tables)
     logger.info("features: %d as-of dates, %s .. %s", len(calendar.dates), calendar.dates[0], calendar.last)
     days, asof = day_frame(spark, calendar), asof_frame(spark, calendar)
-    monthly = materialise(monthly_returns(daily_returns(tables["snapshots"], days)), "monthly returns")
+    daily = daily_returns(tables["snapshots"], days, index_closes(tables["market"]))
+    monthly = materialise(monthly_returns(daily), "monthly returns")
     positions = materialise(monthly_positions(tables["trades"], days), "monthly positions")
-    panel = materialise(
-        return_features(account_grid(tables["accounts"], monthly, asof), monthly, trade_counts(positions))
-        .join(holdings(positions, closes_at_asof(tables["market"], days), calendar.last_period), KEYS, "left")
-        .fillna(0, subset=["n_tickers"])
-        .join(F.broadcast(market_context(tables["market"], days)), "period", "left")
-        .join(forward_labels(monthly, asof, calendar.last), KEYS, "left"),
-        "feature panel",
-    )
+    panel = materialise(feature_panel(tables, calendar, days, asof, monthly, positions), "feature panel")
     write_table(panel, list(FEATURES), layout.features)
     write_table(panel, list(LABELS), layout.labels)
     counts = panel_counts(panel)
     for frame in (panel, positions, monthly):
         frame.unpersist()
-    logger.info("features: wrote %s", counts)
+    logger.info("features: wrote %s to %s and %s", counts, layout.features, layout.labels)
     return counts
+
+
+def feature_panel(
+    tables: dict[str, DataFrame],
+    calendar: AsOfCalendar,
+    days: DataFrame,
+    asof: DataFrame,
+    monthly: DataFrame,
+    positions: DataFrame,
+) -> DataFrame:
+    """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of."""
+    grid = account_grid(tables["accounts"], monthly, asof)
+    held = holdings(positions, closes_at_asof(tables["market"], days), calendar.last_period)
+    return (
+        return_features(grid, monthly, trade_counts(positions))
+        .join(held, KEYS, "left")
+        .fillna(0, subset=["n_tickers"])
+        .join(F.broadcast(market_context(tables["market"], days)), "period", "left")
+        .join(forward_labels(monthly, asof, calendar.last), KEYS, "left")
+    )
 
 
 def materialise(frame: DataFrame, what: str) -> DataFrame:
@@ -225,20 +244,30 @@ def asof_frame(spark: SparkSession, calendar: AsOfCalendar) -> DataFrame:
 # Returns: daily, then per account and period
 
 
-def daily_returns(snapshots: DataFrame, days: DataFrame) -> DataFrame:
+def index_closes(market: DataFrame) -> DataFrame:
+    """(date, index_close): the S&P 500's closes."""
+    return market.where(F.col("symbol") == INDEX_SYMBOL).select("date", F.col("close").alias("index_close"))
+
+
+def daily_returns(snapshots: DataFrame, days: DataFrame, index: DataFrame) -> DataFrame:
     """Flow-adjusted return of each snapshot row over the previous available row of its account.
 
     ``r_t = equity_t / (equity_{t-1} + net_deposit_t - net_deposit_{t-1}) - 1``; a gap of missing days
     is bridged by one multi-day return. ``r`` is null on an account's first row (and when the base is
-    zero); ``log_growth = ln(1 + r)`` (0 where r is null, floored at a total loss) sums to log-wealth.
-    Rows after the last as-of date are dropped.
+    zero); ``log_growth = ln(1 + r)`` (0 where r is null, floored at a total loss) sums to log-wealth;
+    ``m`` is the index's return over the same days (null without r or an index close). Rows after the
+    last as-of date are dropped.
     """
+    # Ordered by period too (the same order as by date), so `monthly_returns` reuses this sort.
     by_account = Window.partitionBy(ENTITY_KEY).orderBy("period", "date")
     base = F.lag("equity").over(by_account) + F.col("net_deposit") - F.lag("net_deposit").over(by_account)
     growth = F.try_divide(F.col("equity"), base)
+    index_growth = F.try_divide(F.col("index_close"), F.lag("index_close").over(by_account))
     return (
         snapshots.join(F.broadcast(days), "date")
+        .join(F.broadcast(index), "date", "left")
         .withColumn("growth", growth)
+        .withColumn("index_growth", index_growth)
         .select(
             ENTITY_KEY,
             "date",
@@ -248,6 +277,7 @@ def daily_returns(snapshots: DataFrame, days: DataFrame) -> DataFrame:
             F.when(F.col("growth").isNotNull(), F.ln(F.greatest("growth", F.lit(GROWTH_FLOOR))))
             .otherwise(F.lit(0.0))
             .alias("log_growth"),
+            F.when(F.col("growth").isNotNull(), F.col("index_growth") - 1).alias("m"),
         )
     )
 
@@ -260,6 +290,21 @@ def return_sums(r: Column, log_growth: Column, prefix: str) -> list[Column]:
         F.sum(r * r).alias(f"{prefix}sum_r2"),
         F.sum(F.least(r, F.lit(0.0)) * F.least(r, F.lit(0.0))).alias(f"{prefix}sum_down2"),
         F.sum(log_growth).alias(f"{prefix}sum_log"),
+    ]
+
+
+def moment_and_market_sums(r: Column, m: Column) -> list[Column]:
+    """Sums of r^3 and r^4, and the sums of a regression of r on the index's return m."""
+    paired = m.isNotNull()
+    return [
+        F.sum(r * r * r).alias("sum_r3"),
+        F.sum(r * r * r * r).alias("sum_r4"),
+        F.count(m).alias("pair_n"),
+        F.sum(m).alias("pair_m"),
+        F.sum(F.when(paired, r)).alias("pair_r"),
+        F.sum(m * m).alias("pair_m2"),
+        F.sum(F.when(paired, r * r)).alias("pair_r2"),
+        F.sum(r * m).alias("pair_rm"),
     ]
 
 
@@ -282,6 +327,7 @@ def monthly_returns(daily: DataFrame) -> DataFrame:
         .agg(
             F.min("date").alias("first_date"),
             *return_sums(F.col("r"), F.col("log_growth"), ""),
+            *moment_and_market_sums(F.col("r"), F.col("m")),
             F.greatest(F.max(level), F.lit(0.0)).alias("high"),
             F.min(level).alias("low"),
             F.max(F.when(has_r, F.col("fall"))).alias("fall"),
@@ -303,6 +349,7 @@ def monthly_returns(daily: DataFrame) -> DataFrame:
 
 
 def mean(n: Column, total: Column) -> Column:
+    """Mean return; null when there are none."""
     return F.try_divide(total, n)
 
 
@@ -313,6 +360,7 @@ def sample_sd(n: Column, total: Column, total_sq: Column) -> Column:
 
 
 def annualised_sharpe(n: Column, total: Column, total_sq: Column) -> Column:
+    """Mean over sample standard deviation, times sqrt(252); null for no spread or < 2 returns."""
     return F.try_divide(mean(n, total), sample_sd(n, total, total_sq)) * math.sqrt(TRADING_DAYS_PER_YEAR)
 
 
@@ -321,7 +369,47 @@ def annualised_sortino(n: Column, total: Column, down_sq: Column) -> Column:
     return F.try_divide(mean(n, total), F.sqrt(F.try_divide(down_sq, n))) * math.sqrt(TRADING_DAYS_PER_YEAR)
 
 
+def skewness_and_kurtosis(
+    n: Column, total: Column, total_sq: Column, total_cube: Column, total_fourth: Column
+) -> tuple[Column, Column]:
+    """Population skewness and (non-excess) kurtosis from power sums; null for < 3 returns or no spread."""
+    mu = mean(n, total)
+    e2, e3, e4 = (F.try_divide(power_sum, n) for power_sum in (total_sq, total_cube, total_fourth))
+    m2 = e2 - mu * mu
+    m3 = e3 - 3 * mu * e2 + 2 * mu * mu * mu
+    m4 = e4 - 4 * mu * e3 + 6 * mu * mu * e2 - 3 * mu * mu * mu * mu
+    defined = (n >= 3) & (m2 > 0)
+    return F.when(defined, m3 / F.pow(m2, 1.5)), F.when(defined, m4 / (m2 * m2))
+
+
+def market_regression(
+    n: Column, sum_m: Column, sum_r: Column, sum_m2: Column, sum_r2: Column, sum_rm: Column
+) -> tuple[Column, Column, Column]:
+    """OLS of returns r on the index's returns m: beta, annualised alpha and alpha's t-statistic.
+
+    From sums over paired returns; null for fewer than 3 pairs or an index that did not move. The
+    t-statistic uses the residual variance with n - 2 degrees of freedom.
+    """
+    mean_m, mean_r = mean(n, sum_m), mean(n, sum_r)
+    var_m = sum_m2 - n * mean_m * mean_m  # centred sums of squares and products
+    cov = sum_rm - n * mean_m * mean_r
+    var_r = sum_r2 - n * mean_r * mean_r
+    beta = F.try_divide(cov, var_m)
+    alpha = mean_r - beta * mean_m
+    residual = F.try_divide(var_r - beta * cov, n - 2)
+    alpha_se = F.sqrt(
+        F.when(residual < 0, F.lit(0.0)).otherwise(residual) * (1 / n + mean_m * mean_m / var_m)
+    )
+    defined = n >= 3
+    return (
+        F.when(defined, beta),
+        F.when(defined, alpha * TRADING_DAYS_PER_YEAR),
+        F.when(defined, F.try_divide(alpha, alpha_se)),
+    )
+
+
 def compounded(sum_log: Column) -> Column:
+    """Compounded return from the sum of log-growths: prod(1 + r) - 1."""
     return F.exp(sum_log) - 1
 
 
@@ -344,6 +432,7 @@ def account_grid(accounts: DataFrame, monthly: DataFrame, asof: DataFrame) -> Da
 
 
 def lag_name(column: str, k: int) -> str:
+    """The name of `column` k grid rows back (k = 0: the column itself)."""
     return column if k == 0 else f"{column}_lag{k}"
 
 
@@ -402,7 +491,10 @@ def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> D
             "opened_at",
             (F.col("start_level") + F.col("high")).alias("peak"),
             (F.col("start_level") + F.col("low")).alias("trough"),
-            *[F.sum(name).over(trailing).alias(f"{name}_12m") for name in (*SUMS, "trades")],
+            *[
+                F.sum(name).over(trailing).alias(f"{name}_12m")
+                for name in (*SUMS, *MOMENT_SUMS, *MARKET_SUMS, "trades")
+            ],
             F.max("fall").over(trailing).alias("fall_12m"),
             F.coalesce(F.sum("n").over(to_date), F.lit(0)).alias("track_record"),
             F.sum("sum_log").over(to_date).alias("sum_log_to_date"),
@@ -411,6 +503,10 @@ def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> D
     )
     n, total, total_sq, down_sq, total_log = (F.col(f"{name}_12m") for name in SUMS)
     has_returns = n > 0
+    skew, kurtosis = skewness_and_kurtosis(
+        n, total, total_sq, *(F.col(f"{name}_12m") for name in MOMENT_SUMS)
+    )
+    beta, alpha, alpha_t = market_regression(*(F.col(f"{name}_12m") for name in MARKET_SUMS))
     return rolled.select(
         *KEYS,
         "as_of",
@@ -423,6 +519,12 @@ def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> D
         F.datediff("as_of", "opened_at").alias("tenure_days"),
         F.col("track_record").alias("track_record_days"),
         F.when(F.col("track_record") > 0, compounded(F.col("sum_log_to_date"))).alias("roi_since_inception"),
+        F.coalesce(n, F.lit(0)).alias("returns_12m"),
+        skew.alias("skew_12m"),
+        kurtosis.alias("kurtosis_12m"),
+        beta.alias("beta_12m"),
+        alpha.alias("alpha_12m"),
+        alpha_t.alias("alpha_tstat_12m"),
     )
 
 
@@ -518,8 +620,7 @@ def forward_labels(monthly: DataFrame, asof: DataFrame, last_day: date) -> DataF
         for h in HORIZONS
     ]
     window_sums = (
-        parts[0]
-        .unionByName(parts[1])
+        reduce(DataFrame.unionByName, parts)
         .where(F.col("period").isNotNull())
         .groupBy(*KEYS)
         .agg(*[F.sum(name).alias(name) for name in SUMS])
@@ -537,7 +638,7 @@ def forward_labels(monthly: DataFrame, asof: DataFrame, last_day: date) -> DataF
 # Output
 
 
-def write_table(panel: DataFrame, columns: list[str], path) -> None:
+def write_table(panel: DataFrame, columns: list[str], path: Path) -> None:
     """Write (account_id, as_of_date timestamp at midnight UTC, `columns` as float64) to `path`."""
     (
         panel.select(

@@ -58,7 +58,8 @@ def spark_session(
         extra_conf: Further Spark settings, applied last.
 
     Yields:
-        The session.
+        The session. A session that was already running in this process is reused (with these SQL
+        settings applied) and left running at the end; one started here is stopped.
 
     Example:
         >>> with spark_session("demo") as spark:  # doctest: +SKIP
@@ -72,9 +73,11 @@ def spark_session(
     )
     for key, value in {**session_conf(shuffle_partitions, driver_memory), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
+    already_running = SparkSession.getActiveSession() is not None
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
         yield spark
     finally:
-        spark.stop()
+        if not already_running:
+            spark.stop()

@@ -14,7 +14,7 @@ FEATURES: dict[str, str] = {
     "sharpe_12m": "Annualised Sharpe ratio of flow-adjusted daily returns over the trailing 12 months.",
     "sortino_12m": "Annualised Sortino ratio over the trailing 12 months.",
     "volatility_12m": "Annualised volatility of daily returns over the trailing 12 months.",
-    "max_drawdown_12m": "Largest peak-to-trough fall of the wealth index within the trailing 12 months (>= 0).",
+    "max_drawdown_12m": "Largest peak-to-trough fall of the wealth index in the trailing 12 months (>= 0).",
     "return_12m": "Compounded flow-adjusted return over the trailing 12 months.",
     "hhi": "Herfindahl-Hirschman index of absolute position values at the as-of date.",
     "n_tickers": "Number of symbols held at the as-of date.",
@@ -23,6 +23,12 @@ FEATURES: dict[str, str] = {
     "track_record_days": "Number of daily returns the account has up to the as-of date.",
     "roi_since_inception": "Compounded flow-adjusted return since the account opened.",
     "market_vol_21d": "Annualised 21-day realised volatility of the S&P 500 (a VIX stand-in).",
+    "returns_12m": "Number of daily returns in the trailing 12 months: the n of every *_12m statistic.",
+    "skew_12m": "Skewness of daily returns over the trailing 12 months (population moments).",
+    "kurtosis_12m": "Kurtosis of daily returns over the trailing 12 months; not excess (normal: 3).",
+    "beta_12m": "Beta of daily returns to the S&P 500's return over the same days, trailing 12 months.",
+    "alpha_12m": "Annualised intercept of daily returns regressed on the S&P 500's, trailing 12 months.",
+    "alpha_tstat_12m": "t-statistic of alpha_12m: market-adjusted evidence of skill, trailing 12 months.",
 }
 
 # Labels, computed strictly after the as-of date. Never features.

@@ -11,33 +11,39 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from scipy import stats
 
 from components.contract import TABLES
-from components.features import AsOfCalendar, build_features, daily_returns, day_frame
+from components.features import AsOfCalendar, build_features, daily_returns, day_frame, index_closes
 from components.layout import DataLayout
 from components.spark import spark_session
 from feature_repo.feature_schema import FEATURES, LABELS
 
 pytestmark = pytest.mark.spark
 
-MARKET_DAYS = [d.date() for d in pd.bdate_range("2020-12-01", "2021-04-15")]  # Mon-Fri, no holidays
-WORLD_DAYS = [d for d in MARKET_DAYS if d >= date(2021, 1, 4)]
-JAN, FEB, MAR, APR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31), date(2021, 4, 15)
+MARKET_DAYS = [d.date() for d in pd.bdate_range("2020-12-01", "2022-04-14")]  # Mon-Fri, no holidays
+WORLD_DAYS = [d for d in MARKET_DAYS if d >= date(2021, 1, 4)]  # 15.5 months: windows drop old months
+ASOF = sorted({(d.year, d.month): d for d in WORLD_DAYS}.values())  # the last world day of each month
+JAN, FEB, MAR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31)
+LAST = date(2022, 4, 14)  # the data ends mid-month: the last as-of date
 MISSING_DAY = date(2021, 2, 10)  # A has no snapshot that day
 DEPOSIT = (date(2021, 1, 20), 500.0)
 WITHDRAWAL = (date(2021, 3, 10), -300.0)
 B_CLOSED = date(2021, 2, 15)
+D_CLOSED = date(2021, 2, 5)  # five returns after JAN: too few for a label
 C_OPENED, C_FIRST_SNAPSHOT = date(2021, 1, 27), date(2021, 2, 10)
-MONTH_DRIFT = {1: 0.004, 2: -0.006, 3: 0.002, 4: 0.0}  # A rises in January, falls in February
+MONTH_DRIFT = {1: 0.004, 2: -0.006, 3: 0.002}  # A rises in January, falls in February
 
 
 def planted_returns(days: list[date], seed: int) -> np.ndarray:
     """Daily returns of an account, drifting by month so that drawdowns span months."""
     noise = np.random.default_rng(seed).normal(0.0, 0.01, len(days))
-    return np.array([MONTH_DRIFT[d.month] for d in days]) + noise
+    return np.array([MONTH_DRIFT.get(d.month, 0.0005) for d in days]) + noise
 
 
-def equity_path(returns: np.ndarray, flows: np.ndarray, start: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+def equity_path(
+    returns: np.ndarray, flows: np.ndarray, start: float = 1000.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Equity and net deposits when flows arrive at the start of a day and the day then returns r."""
     equity, net = np.empty(len(returns)), np.cumsum(flows) + start
     equity[0] = start
@@ -68,11 +74,16 @@ B_TRADES = [(datetime(2021, 1, 4, 10), "AAA", "buy", 1.0), (datetime(2021, 2, 15
 
 def account_snapshots(account: str, days: list[date], returns: np.ndarray, flows: np.ndarray) -> dict:
     equity, net = equity_path(returns, flows)
-    return {"account_id": [account] * len(days), "date": days, "equity": list(equity), "net_deposit": list(net)}
+    return {
+        "account_id": [account] * len(days),
+        "date": days,
+        "equity": list(equity),
+        "net_deposit": list(net),
+    }
 
 
 def world_snapshots(future_factor: float) -> pd.DataFrame:
-    """Snapshots of A (deposit, withdrawal, a missing day), B (closes) and C (starts late).
+    """Snapshots of A (deposit, withdrawal, a missing day), B and D (close) and C (starts late).
 
     `future_factor` multiplies A's equity after FEB: a change only the future may see.
     """
@@ -84,14 +95,18 @@ def world_snapshots(future_factor: float) -> pd.DataFrame:
     b = pd.DataFrame(account_snapshots("B", b_days, planted_returns(b_days, 2), np.zeros(len(b_days))))
     c_days = [d for d in WORLD_DAYS if d >= C_FIRST_SNAPSHOT]
     c = pd.DataFrame(account_snapshots("C", c_days, planted_returns(c_days, 3), np.zeros(len(c_days))))
-    return pd.concat([a, b, c], ignore_index=True).assign(cash=0.0)
+    d_days = [d for d in WORLD_DAYS if d <= D_CLOSED]
+    d = pd.DataFrame(account_snapshots("D", d_days, planted_returns(d_days, 4), np.zeros(len(d_days))))
+    return pd.concat([a, b, c, d], ignore_index=True).assign(cash=0.0)
 
 
 def world_trades(extra: list | None = None) -> pd.DataFrame:
     rows = [("A", *t) for t in A_TRADES + (extra or [])] + [("B", *t) for t in B_TRADES]
     frame = pd.DataFrame(rows, columns=["account_id", "ts", "symbol", "side", "qty"])
     prices = closes()
-    frame["price"] = [prices[s].get(ts.date(), 100.0) for s, ts in zip(frame["symbol"], frame["ts"], strict=True)]
+    frame["price"] = [
+        prices[s].get(ts.date(), 100.0) for s, ts in zip(frame["symbol"], frame["ts"], strict=True)
+    ]
     return frame.assign(trade_id=[f"t{i}" for i in range(len(frame))], fee=0.0)
 
 
@@ -102,17 +117,23 @@ def write_table(root: Path, name: str, frame: pd.DataFrame) -> None:
     pq.write_table(table, root / "clean" / name / "part-0.parquet")
 
 
+def write_table_without(root: Path, name: str, column: str) -> None:
+    path = root / "clean" / name / "part-0.parquet"
+    pq.write_table(pq.read_table(path).drop_columns([column]), path)
+
+
 def write_world(root: Path, future_factor: float = 1.0, future_trades: list | None = None) -> DataLayout:
     accounts = pd.DataFrame(
         {
-            "account_id": ["A", "B", "C"],
-            "opened_at": [date(2021, 1, 4), date(2021, 1, 4), C_OPENED],
-            "closed_at": [None, B_CLOSED, None],
-            "country": ["DE", "FR", "IT"],
+            "account_id": ["A", "B", "C", "D"],
+            "opened_at": [date(2021, 1, 4), date(2021, 1, 4), C_OPENED, date(2021, 1, 4)],
+            "closed_at": [None, B_CLOSED, None, D_CLOSED],
+            "country": ["DE", "FR", "IT", "ES"],
         }
     )
     market = pd.DataFrame(
-        [(d, s, c) for s, series in closes().items() for d, c in series.items()], columns=["date", "symbol", "close"]
+        [(d, s, c) for s, series in closes().items() for d, c in series.items()],
+        columns=["date", "symbol", "close"],
     )
     sectors = pd.DataFrame({"symbol": ["AAA", "BBB", "SPX"], "sector": ["Tech", "Energy", "Index"]})
     for name, frame in [
@@ -134,6 +155,32 @@ def expected_returns(account: str) -> pd.Series:
     snaps = world_snapshots(1.0).query("account_id == @account").sort_values("date")
     base = snaps["equity"].shift() + snaps["net_deposit"].diff()
     return (snaps["equity"] / base - 1).set_axis(snaps["date"]).dropna()
+
+
+def expected_index_returns(account: str) -> pd.Series:
+    """The S&P 500's return over the same days as each of the account's returns (gaps bridged alike)."""
+    dates = world_snapshots(1.0).query("account_id == @account")["date"].sort_values()
+    spx = pd.Series(closes()["SPX"])
+    return pd.Series(spx[dates].to_numpy()[1:] / spx[dates].to_numpy()[:-1] - 1, index=dates.to_numpy()[1:])
+
+
+def reference_regression(r: np.ndarray, m: np.ndarray) -> dict[str, float]:
+    """OLS of r on m: beta, daily alpha and the t-statistic of alpha."""
+    beta, alpha = np.polyfit(m, r, 1)
+    residual = r - alpha - beta * m
+    s2 = residual @ residual / (len(r) - 2)
+    se = math.sqrt(s2 * (1 / len(r) + m.mean() ** 2 / ((m - m.mean()) @ (m - m.mean()))))
+    return {"beta": beta, "alpha": alpha, "t": alpha / se}
+
+
+def window_start(as_of: date) -> date | None:
+    """The as-of date twelve months before `as_of`: the trailing window is (start, as_of]."""
+    return next((d for d in ASOF if (d.year, d.month) == (as_of.year - 1, as_of.month)), None)
+
+
+def trailing(returns: pd.Series, as_of: date) -> np.ndarray:
+    start = window_start(as_of) or date.min
+    return returns[(returns.index > start) & (returns.index <= as_of)].to_numpy()
 
 
 def reference_stats(r: np.ndarray) -> dict[str, float]:
@@ -176,8 +223,9 @@ def read_output(path: Path) -> pd.DataFrame:
 def test_flow_adjusted_returns_bridge_gaps_and_ignore_deposits(spark, tmp_path):
     layout = write_world(tmp_path)
     snapshots = spark.read.parquet(str(layout.clean("snapshots")))
-    days = day_frame(spark, AsOfCalendar([JAN, FEB, MAR, APR]))
-    rows = daily_returns(snapshots, days).where("account_id = 'A' and r is not null").toPandas()
+    index = index_closes(spark.read.parquet(str(layout.clean("market"))))
+    days = day_frame(spark, AsOfCalendar(ASOF))
+    rows = daily_returns(snapshots, days, index).where("account_id = 'A' and r is not null").toPandas()
     got = rows.set_index("date")["r"].sort_index()
     planted = pd.Series(planted_returns(WORLD_DAYS, 1), index=WORLD_DAYS)
     assert MISSING_DAY not in got.index
@@ -200,27 +248,55 @@ def test_tables_have_the_schema_feast_and_training_read(built):
 def test_rows_exist_for_open_accounts_with_a_snapshot_by_the_as_of_date(built):
     counts, features, _ = built
     assert set(features.index) == {
-        ("A", JAN), ("A", FEB), ("A", MAR), ("A", APR),
+        *[("A", d) for d in ASOF],
         ("B", JAN),  # closed on Feb 15: no row after
-        ("C", FEB), ("C", MAR), ("C", APR),  # opened Jan 27 but first snapshot Feb 10: no JAN row
-    }  # fmt: skip
-    assert counts == {"rows": 8, "accounts": 3, "as_of_dates": 4}
+        *[("C", d) for d in ASOF if d >= FEB],  # opened Jan 27 but first snapshot Feb 10: no JAN row
+        ("D", JAN),
+    }
+    assert len(ASOF) == 16 and ASOF[-1] == LAST
+    assert counts == {"rows": 16 + 1 + 15 + 1, "accounts": 4, "as_of_dates": 16}
 
 
 def test_return_features_match_a_reference_computation(built):
     _, features, _ = built
     returns = expected_returns("A")
-    for as_of in (JAN, FEB, MAR):
-        r = returns[returns.index <= as_of].to_numpy()
-        want = reference_stats(r)
+    for as_of in (JAN, FEB, MAR, date(2021, 12, 31), date(2022, 1, 31), date(2022, 2, 28), LAST):
+        want = reference_stats(trailing(returns, as_of))
+        since_inception = returns[returns.index <= as_of].to_numpy()
         row = features.loc[("A", as_of)]
         assert row["sharpe_12m"] == pytest.approx(want["sharpe"], rel=1e-9)
         assert row["sortino_12m"] == pytest.approx(want["sortino"], rel=1e-9)
         assert row["volatility_12m"] == pytest.approx(want["volatility"], rel=1e-9)
         assert row["max_drawdown_12m"] == pytest.approx(want["max_drawdown"], rel=1e-9)
         assert row["return_12m"] == pytest.approx(want["return"], rel=1e-9)
-        assert row["roi_since_inception"] == pytest.approx(want["return"], rel=1e-9)
-        assert row["track_record_days"] == len(r)
+        assert row["roi_since_inception"] == pytest.approx(np.prod(1 + since_inception) - 1, rel=1e-9)
+        assert row["track_record_days"] == len(since_inception)
+
+
+def test_moments_and_market_regression_match_a_reference_computation(built):
+    _, features, _ = built
+    returns, index = expected_returns("A"), expected_index_returns("A")
+    for as_of in (FEB, date(2021, 12, 31), LAST):
+        r, m = trailing(returns, as_of), trailing(index, as_of)
+        want = reference_regression(r, m)
+        row = features.loc[("A", as_of)]
+        assert row["returns_12m"] == len(r)
+        assert row["skew_12m"] == pytest.approx(stats.skew(r), rel=1e-6)
+        assert row["kurtosis_12m"] == pytest.approx(stats.kurtosis(r, fisher=False), rel=1e-9)
+        assert row["beta_12m"] == pytest.approx(want["beta"], rel=1e-6)
+        assert row["alpha_12m"] == pytest.approx(want["alpha"] * 252, rel=1e-6)
+        assert row["alpha_tstat_12m"] == pytest.approx(want["t"], rel=1e-6)
+
+
+def test_the_trailing_window_forgets_months_older_than_twelve(built):
+    _, features, _ = built
+    returns = expected_returns("A")
+    late = features.loc[("A", date(2022, 2, 28))]
+    assert (
+        late["max_drawdown_12m"]
+        < reference_stats(returns[returns.index <= date(2022, 2, 28)].to_numpy())["max_drawdown"]
+    )  # the February 2021 fall is out of the window
+    assert late["track_record_days"] > len(trailing(returns, date(2022, 2, 28)))
 
 
 def test_max_drawdown_combines_a_peak_and_a_trough_of_different_months(built):
@@ -242,8 +318,9 @@ def test_holdings_and_activity_at_the_as_of_date(built):
     a = features.loc["A"]
     assert a.loc[JAN, "hhi"] == pytest.approx(sum(v * v for v in jan_values) / sum(jan_values) ** 2)
     assert a.loc[FEB, "hhi"] == pytest.approx(sum(v * v for v in feb_values) / sum(feb_values) ** 2)
-    assert list(a["n_tickers"]) == [2, 3, 2, 2]
-    assert list(a["trade_count_12m"]) == [3, 5, 6, 6]
+    assert list(a["n_tickers"]) == [2, 3] + [2] * 14
+    # The Saturday trade after JAN counts from FEB on; a year later the window drops each trade again.
+    assert list(a["trade_count_12m"]) == [3, 5] + [6] * 10 + [3, 1, 0, 0]
     assert features.loc[("B", JAN), "hhi"] == 1.0
     c = features.loc[("C", FEB)]
     assert (c["n_tickers"], c["trade_count_12m"], c["tenure_days"]) == (0, 0, (FEB - C_OPENED).days)
@@ -273,7 +350,26 @@ def test_labels_use_the_30_days_strictly_after_the_as_of_date(built):
 
 def test_labels_are_null_until_their_window_is_over(built):
     _, _, labels = built
-    assert labels.loc[[("A", MAR), ("A", APR), ("C", MAR)], list(LABELS)].isna().all().all()
+    immature = [("A", date(2022, 3, 31)), ("A", LAST), ("C", LAST)]  # T + 30 days is after LAST
+    assert labels.loc[immature, list(LABELS)].isna().all().all()
+    assert labels.loc[("A", date(2022, 2, 28)), list(LABELS)].notna().all()
+
+
+def test_labels_are_null_with_fewer_than_ten_returns_in_the_window(built):
+    _, _, labels = built
+    assert labels.loc[("D", JAN), list(LABELS)].isna().all()  # closed five trading days after JAN
+
+
+def test_a_missing_required_column_is_named(spark, tmp_path):
+    layout = write_world(tmp_path)
+    write_table_without(layout.root, "snapshots", "net_deposit")
+    with pytest.raises(ValueError, match="net_deposit"):
+        build_features(layout, spark)
+
+
+def test_a_missing_clean_table_says_to_run_ingest(spark, tmp_path):
+    with pytest.raises(FileNotFoundError, match="ingest"):
+        build_features(DataLayout(tmp_path), spark)
 
 
 def test_a_future_change_moves_labels_but_not_features(spark, built, tmp_path):
@@ -284,6 +380,22 @@ def test_a_future_change_moves_labels_but_not_features(spark, built, tmp_path):
     shocked, shocked_labels = read_output(layout.features), read_output(layout.labels)
     past = [key for key in features.index if key[1] <= FEB]
     pd.testing.assert_frame_equal(shocked.loc[past], features.loc[past])
-    assert shocked_labels.loc[("A", FEB), "fwd_return_30d"] > 5 * (1 + labels.loc[("A", FEB), "fwd_return_30d"]) - 1
+    assert (
+        shocked_labels.loc[("A", FEB), "fwd_return_30d"]
+        > 5 * (1 + labels.loc[("A", FEB), "fwd_return_30d"]) - 1
+    )
     assert shocked_labels.loc[("A", JAN)].equals(labels.loc[("A", JAN)])
     assert shocked.loc[("A", MAR), "roi_since_inception"] > 5
+
+
+def test_the_session_runs_ansi_sql_in_utc(spark):
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    with pytest.raises(Exception, match="DIVIDE_BY_ZERO"):
+        spark.sql("select 1 / 0").collect()
+
+
+def test_a_nested_session_leaves_the_running_one_alone(spark):
+    with spark_session("nested") as inner:
+        assert inner is spark
+    assert spark.range(3).count() == 3
