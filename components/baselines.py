@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from components.luck import NORMAL_KURTOSIS, probabilistic_sharpe_ratio
+from components.luck import psr_of_12m_sharpe
 
 TRADING_DAYS_PER_YEAR = 252
 DRAWDOWN_FLOOR = 0.01  # myfxbook_like: a 1% drawdown at least, so an account that never fell is finite
@@ -27,7 +27,7 @@ WIPED_OUT = -1 + 1e-6  # a compounded return of -100% is clipped here so that lo
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "roi_log_days": ("roi_since_inception", "tenure_days"),
     "sharpe_12m": ("sharpe_12m",),
-    "psr": ("sharpe_12m", "skew_12m", "kurtosis_12m", "track_record_days"),
+    "psr": ("sharpe_12m", "skew_12m", "kurtosis_12m", "returns_12m"),
     "collective2_like": ("return_12m", "tenure_days", "max_drawdown_12m"),
     "myfxbook_like": ("return_12m", "max_drawdown_12m", "volatility_12m"),
 }
@@ -74,7 +74,7 @@ def psr(features: pd.DataFrame) -> pd.Series:
         PSR = Φ( SR · sqrt(n − 1) / sqrt(1 − γ3 · SR + (γ4 − 1) / 4 · SR²) )
 
     with SR the per-day Sharpe (``sharpe_12m / sqrt(252)``), n the number of daily returns in the window
-    (``track_record_days`` capped at 252), γ3 the skewness ``skew_12m`` and γ4 the non-excess kurtosis
+    (``returns_12m``), γ3 the skewness ``skew_12m`` and γ4 the non-excess kurtosis
     ``kurtosis_12m``. Missing moments (too few returns to estimate them) are taken as normal (γ3 = 0,
     γ4 = 3); fewer than 2 returns give 0.5 (no evidence either way); a missing Sharpe stays missing.
 
@@ -84,22 +84,14 @@ def psr(features: pd.DataFrame) -> pd.Series:
 
     Example:
         >>> frame = pd.DataFrame({"sharpe_12m": [0.1 * 252 ** 0.5], "skew_12m": [0.0],
-        ...                       "kurtosis_12m": [3.0], "track_record_days": [101]})
+        ...                       "kurtosis_12m": [3.0], "returns_12m": [101]})
         >>> round(float(psr(frame).iloc[0]), 4)  # Φ(0.1 · 10 / sqrt(1.005))
         0.8407
     """
     require(features, "psr")
-    sr = features["sharpe_12m"].astype(float) / np.sqrt(TRADING_DAYS_PER_YEAR)
-    n = features["track_record_days"].astype(float).fillna(0.0).clip(upper=TRADING_DAYS_PER_YEAR)
-    scores = pd.Series(np.where(sr.notna(), 0.5, np.nan), index=features.index)
-    rows = sr.notna() & (n >= 2)
-    scores[rows] = probabilistic_sharpe_ratio(
-        sr[rows],
-        n[rows],
-        features.loc[rows, "skew_12m"].astype(float).fillna(0.0),
-        features.loc[rows, "kurtosis_12m"].astype(float).fillna(NORMAL_KURTOSIS),
-    )
-    return scores
+    probability = pd.Series(psr_of_12m_sharpe(features), index=features.index)
+    # Fewer than 2 returns is no evidence either way: 0.5, not missing, so such accounts still rank.
+    return probability.where(probability.notna() | features["sharpe_12m"].isna(), 0.5)
 
 
 def collective2_like(features: pd.DataFrame) -> pd.Series:

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import false_discovery_control, norm
 
 EULER_MASCHERONI = 0.5772156649015329
+TRADING_DAYS_PER_YEAR = 252
 NORMAL_KURTOSIS = 3.0
 _RADICAND_FLOOR = 1e-12  # only reached by moments no distribution has (kurtosis < 1 + skew²)
 
@@ -158,3 +159,22 @@ def fdr_skilled(p_values: ArrayLike, alpha: float = 0.1) -> tuple[np.ndarray, np
     if tested.any():
         q_values[tested] = false_discovery_control(p_values[tested], method="bh")
     return q_values, np.asarray(q_values <= alpha)  # NaN <= alpha is False
+
+
+def psr_of_12m_sharpe(features) -> np.ndarray:
+    """PSR against 0 of each account's 12-month Sharpe ratio, from the feature table's columns.
+
+    ``sharpe_12m`` (annualised) is de-annualised with sqrt(252) and measured on ``returns_12m`` daily
+    returns, the exact count behind it; ``kurtosis_12m`` is the non-excess kurtosis. Missing moments
+    count as normal (skew 0, kurtosis 3). NaN where there is no Sharpe ratio or fewer than 2 returns.
+    """
+    sharpe = features["sharpe_12m"].to_numpy(dtype=float) / np.sqrt(TRADING_DAYS_PER_YEAR)
+    n = np.nan_to_num(features["returns_12m"].to_numpy(dtype=float), nan=0.0)
+    skew = np.nan_to_num(features["skew_12m"].to_numpy(dtype=float), nan=0.0)
+    kurtosis = np.nan_to_num(features["kurtosis_12m"].to_numpy(dtype=float), nan=NORMAL_KURTOSIS)
+    tested = (n >= 2) & np.isfinite(sharpe)
+    probability = np.full(len(features), np.nan)
+    probability[tested] = probabilistic_sharpe_ratio(
+        sharpe[tested], n[tested], skew[tested], kurtosis[tested]
+    )
+    return probability

@@ -32,7 +32,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from components import registry
-from components.luck import NORMAL_KURTOSIS, fdr_skilled, probabilistic_sharpe_ratio
+from components.luck import fdr_skilled, psr_of_12m_sharpe
 from components.shrinkage import (
     EmpiricalBayesShrinkage,
     posterior_means,
@@ -46,7 +46,7 @@ STATUS_NEW = "new"
 STATUS_ESTABLISHED = "established"
 CONCENTRATION_THRESHOLD = 0.5  # the HHI of two equal positions
 FDR_ALPHA = 0.1
-SCORING_FEATURES = ["track_record_days", "sharpe_12m", "skew_12m", "kurtosis_12m", "hhi"]
+SCORING_FEATURES = ["track_record_days", "returns_12m", "sharpe_12m", "skew_12m", "kurtosis_12m", "hhi"]
 COLUMNS = [ENTITY_KEY, "score", "confidence", "status", "probability_of_skill", "fdr_pass"]
 
 
@@ -266,25 +266,13 @@ def concentration_penalty(hhi: ArrayLike, penalty: float) -> np.ndarray:
 def probability_of_skill(features: pd.DataFrame) -> np.ndarray:
     """PSR of each account's 12-month Sharpe ratio against 0: the probability its true Sharpe is positive.
 
-    The Sharpe ratio is de-annualised (``sharpe_12m / sqrt(252)``) and measured on
-    ``min(track_record_days, 252)`` daily returns; ``kurtosis_12m`` is the non-excess kurtosis. Missing
-    moments count as normal (skew 0, kurtosis 3); fewer than 2 returns or no Sharpe ratio give NaN.
+    See `components.luck.psr_of_12m_sharpe`; NaN where untestable.
 
     Raises:
         KeyError: `features` lacks some of the `SCORING_FEATURES`.
     """
     require_scoring_features(features)
-    days = np.nan_to_num(features["track_record_days"].to_numpy(dtype=float), nan=0.0)
-    n = np.minimum(days, TRADING_DAYS_PER_YEAR)
-    sharpe = features["sharpe_12m"].to_numpy(dtype=float) / np.sqrt(TRADING_DAYS_PER_YEAR)
-    skew = np.nan_to_num(features["skew_12m"].to_numpy(dtype=float), nan=0.0)
-    kurtosis = np.nan_to_num(features["kurtosis_12m"].to_numpy(dtype=float), nan=NORMAL_KURTOSIS)
-    tested = (n >= 2) & np.isfinite(sharpe)
-    probability = np.full(len(features), np.nan)
-    probability[tested] = probabilistic_sharpe_ratio(
-        sharpe[tested], n[tested], skew[tested], kurtosis[tested]
-    )
-    return probability
+    return psr_of_12m_sharpe(features)
 
 
 def rank_order(frame: pd.DataFrame) -> pd.DataFrame:

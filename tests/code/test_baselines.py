@@ -26,6 +26,7 @@ TRADERS = pd.DataFrame(
         "skew_12m": [3.0, -0.1],
         "kurtosis_12m": [15.0, 4.0],
         "track_record_days": [120.0, 1000.0],
+        "returns_12m": [120.0, 252.0],
         "tenure_days": [120.0, 1500.0],
         "return_12m": [3.0, 0.25],
         "roi_since_inception": [3.0, 1.1],
@@ -60,9 +61,10 @@ def test_psr_prefers_the_long_steady_record_to_the_short_lucky_one():
     assert 0 < scores["gambler"] < scores["steady"] < 1
 
 
-def test_psr_caps_the_track_record_at_one_year():
+def test_psr_counts_the_returns_of_the_sharpe_window_not_the_whole_record():
     year, decade = TRADERS.assign(track_record_days=252.0), TRADERS.assign(track_record_days=2520.0)
     assert psr(decade).tolist() == pytest.approx(psr(year).tolist())
+    assert psr(TRADERS.assign(returns_12m=60.0))["steady"] < psr(TRADERS)["steady"]
 
 
 def test_psr_takes_missing_moments_as_normal_and_no_record_as_no_evidence():
@@ -71,7 +73,7 @@ def test_psr_takes_missing_moments_as_normal_and_no_record_as_no_evidence():
             "sharpe_12m": [2.0, 2.0, 2.0, np.nan],
             "skew_12m": [np.nan, 0.0, 0.0, 0.0],
             "kurtosis_12m": [np.nan, 3.0, 3.0, 3.0],
-            "track_record_days": [60.0, 60.0, 1.0, 60.0],
+            "returns_12m": [60.0, 60.0, 1.0, 60.0],
         }
     )
     scores = psr(frame)

@@ -36,7 +36,10 @@ def accounts(**columns) -> pd.DataFrame:
         "kurtosis_12m": [3.0] * n,
         "hhi": [0.2] * n,
     }
-    return pd.DataFrame(base | columns)
+    frame = pd.DataFrame(base | columns)
+    if "returns_12m" not in columns:  # the 12-month window holds at most a year of returns
+        frame["returns_12m"] = frame["track_record_days"].clip(upper=252.0)
+    return frame
 
 
 def test_final_scores_by_hand():
