@@ -14,7 +14,7 @@ import pandas as pd
 from skfolio.model_selection import CombinatorialPurgedCV
 
 from components.settings import Settings
-from components.train import FEATURE_NAMES, fit_booster, fold_metrics
+from components.train import FEATURE_NAMES, fit_booster, fold_metrics, horizon_days
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 
 N_FOLDS, N_TEST_FOLDS = 4, 2  # 6 splits: enough recombinations at a cost the laptop run can pay
@@ -44,11 +44,11 @@ def cpcv_metrics(frame: pd.DataFrame, settings: Settings, objective: str) -> pd.
     dates = sorted(
         pd.Timestamp(d) for d in frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
     )
-    months = max(1, math.ceil(settings.label_horizon_days / 30))
+    months = max(1, math.ceil(horizon_days(settings) / 30))
     if len(dates) < N_FOLDS * (2 * months + 1):
         return pd.DataFrame()  # too short a history to recombine: the walk-forward stands alone
     rows = []
-    for number, (train_dates, test_dates) in enumerate(date_splits(dates, settings.label_horizon_days)):
+    for number, (train_dates, test_dates) in enumerate(date_splits(dates, horizon_days(settings))):
         booster = fit_booster(
             frame[frame[EVENT_TIMESTAMP].isin(train_dates)], settings, objective, settings.label
         )

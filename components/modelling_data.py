@@ -6,8 +6,16 @@ import pandas as pd
 from feast import FeatureStore
 
 from components.feature_store_ops import historical_features, read_point_in_time_table
+from components.contract import INDEX_SYMBOL
+from components.labels import add_excess_labels
 from components.layout import DataLayout
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, LABELS
+
+
+def spx_closes(layout: DataLayout) -> pd.Series:
+    """S&P 500 closes by date, from the clean market table."""
+    market = pd.read_parquet(layout.clean("market"), filters=[("symbol", "==", INDEX_SYMBOL)])
+    return market.set_index(pd.to_datetime(market["date"]))["close"].sort_index()
 
 
 def modelling_frame(layout: DataLayout, store: FeatureStore, feature_service: str) -> pd.DataFrame:
@@ -19,7 +27,7 @@ def modelling_frame(layout: DataLayout, store: FeatureStore, feature_service: st
     keys = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP])
     labels = read_point_in_time_table(layout.labels, [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS])
     rows = keys.merge(labels, on=[ENTITY_KEY, EVENT_TIMESTAMP], how="left")
-    frame = historical_features(store, rows, feature_service)
+    frame = add_excess_labels(historical_features(store, rows, feature_service), spx_closes(layout))
     truth = layout.clean("truth")
     if truth.exists():
         skill = pd.read_parquet(truth, columns=[ENTITY_KEY, "skill"])

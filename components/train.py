@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from components.baselines import BASELINES, baseline_scores
+from components.labels import DERIVED_LABELS, label_horizon_days
 from components.metrics import ranking_metrics
 from components.settings import Settings
 from components.walk_forward import Fold, walk_forward_folds
@@ -157,7 +158,7 @@ def survivors(frame: pd.DataFrame) -> pd.Index:
 
 def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
     """The test date's rows for `components.evaluation`: labels, skill, track record and each score."""
-    columns = [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS, "track_record_days", "return_12m"]
+    columns = [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS, *DERIVED_LABELS, "track_record_days", "return_12m"]
     columns += [SKILL] if SKILL in test else []
     rows = test[columns].assign(**scores)
     return rows.join(baseline_scores(test))
@@ -180,19 +181,24 @@ def run_fold(
     return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
 
 
+def horizon_days(settings: Settings) -> int:
+    """Purge and embargo span: the configured horizon or the chosen label's, whichever is longer."""
+    return max(settings.label_horizon_days, label_horizon_days(settings.label))
+
+
 def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
     """Walk-forward folds over the dates whose label is known."""
     labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
     folds = walk_forward_folds(
         labelled_dates,
         train_months=settings.train_months,
-        horizon_days=settings.label_horizon_days,
+        horizon_days=horizon_days(settings),
         max_folds=settings.max_folds,
     )
     if not folds:
         raise ValueError(
             f"not enough history for one walk-forward fold: {len(labelled_dates)} labelled as-of dates, "
-            f"need {settings.train_months} for training plus an embargo of {settings.label_horizon_days} days"
+            f"need {settings.train_months} for training plus an embargo of {horizon_days(settings)} days"
         )
     return folds
 

@@ -72,7 +72,8 @@ NO_SHRINKAGE = ScoringConstants(  # a huge prior variance keeps raw scores as th
 def scoring_frame(account_ids: list[str], track_record_days: list[float]) -> pd.DataFrame:
     n = len(account_ids)
     return pd.DataFrame(
-        {"account_id": account_ids, "track_record_days": track_record_days, "sharpe_12m": [0.5] * n,
+        {"account_id": account_ids, "track_record_days": track_record_days,
+         "returns_12m": [min(days, 252) for days in track_record_days], "sharpe_12m": [0.5] * n,
          "skew_12m": [0.0] * n, "kurtosis_12m": [3.0] * n, "hhi": [0.2] * n}
     )
 
