@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     train_months: int = Field(6, ge=1)
     test_months: int = Field(1, ge=1)
     label_horizon_days: int = Field(30, ge=1)
-    max_folds: int = Field(12, ge=1)
+    max_folds: int = Field(6, ge=1)
     n_estimators: int = Field(500, ge=10)
     label: str = Field("fwd_sharpe_30d", description="The label the ranker learns (a LABELS entry).")
     objective: str = Field(

@@ -165,7 +165,7 @@ def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.Dat
 
 
 def run_fold(
-    frame: pd.DataFrame, fold: Fold, settings: Settings, objective: str, alive: pd.Index
+    frame: pd.DataFrame, fold: Fold, settings: Settings, objective: str, alive: pd.Index | None
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Train on the fold's dates, score its test date; returns metrics, raw predictions, evaluation rows."""
     train = frame[frame[EVENT_TIMESTAMP].isin(fold.train_dates)]
@@ -173,10 +173,13 @@ def run_fold(
     booster = fit_booster(train, settings, objective, settings.label)
     raw = booster.predict(test[FEATURE_NAMES], num_threads=2)
     scores = {"model": raw}
-    survivor_booster = fit_booster(train[train[ENTITY_KEY].isin(alive)], settings, objective, settings.label)
-    scores["survivors_only"] = survivor_booster.predict(test[FEATURE_NAMES])
-    if has_truth(train):
-        scores["ceiling"] = ceiling_scores(train, test, settings, objective)
+    if alive is not None:  # diagnostics: what survivorship would cost, and the ceiling
+        survivor_booster = fit_booster(
+            train[train[ENTITY_KEY].isin(alive)], settings, objective, settings.label
+        )
+        scores["survivors_only"] = survivor_booster.predict(test[FEATURE_NAMES])
+        if has_truth(train):
+            scores["ceiling"] = ceiling_scores(train, test, settings, objective)
     predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]].assign(raw_score=raw)
     return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
 
@@ -235,10 +238,19 @@ def choose_objective(
     The choice uses the label only, never latent skill, so it is a choice a real platform can make.
     """
     objectives = OBJECTIVES if settings.objective == "auto" else (settings.objective,)
-    results = {objective: walk_forward(frame, settings, objective, progress) for objective in objectives}
     metric = f"model_vs_label_ndcg_at_{NDCG_K}"
-    best = max(results.values(), key=lambda result: result.mean(metric))
-    return best, {f"objective_{name}_{metric}": result.mean(metric) for name, result in results.items()}
+    if len(objectives) == 1:
+        result = walk_forward(frame, settings, objectives[0], progress)
+        return result, {f"objective_{objectives[0]}_{metric}": result.mean(metric)}
+    plain = {
+        objective: walk_forward(frame, settings, objective, progress, diagnostics=False)
+        for objective in objectives
+    }
+    best = max(plain, key=lambda objective: plain[objective].mean(metric))
+    # The same folds again with the diagnostics, for the kept objective only (same seed: same model).
+    return walk_forward(frame, settings, best, progress), {
+        f"objective_{name}_{metric}": result.mean(metric) for name, result in plain.items()
+    }
 
 
 def final_training_dates(frame: pd.DataFrame, settings: Settings) -> list[pd.Timestamp]:
