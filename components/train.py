@@ -207,10 +207,14 @@ def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
 
 
 def walk_forward(
-    frame: pd.DataFrame, settings: Settings, objective: str, progress=print
+    frame: pd.DataFrame, settings: Settings, objective: str, progress=print, diagnostics: bool = True
 ) -> WalkForwardResult:
-    """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date)."""
-    folds, alive = labelled_folds(frame, settings), survivors(frame)
+    """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date).
+
+    With `diagnostics`, each fold also fits the survivors-only model and, given truth, the ceiling.
+    """
+    folds = labelled_folds(frame, settings)
+    alive = survivors(frame) if diagnostics else None
     rows, predictions, evaluation = [], [], []
     for number, fold in enumerate(folds):
         metrics, fold_predictions, fold_evaluation = run_fold(frame, fold, settings, objective, alive)
