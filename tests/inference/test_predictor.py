@@ -8,19 +8,9 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from mlflow import MlflowClient
 
-from components.registry import model_uri
 from components.scoring import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
 from tests.inference.world import FEATURE_NAMES
-
-
-@pytest.fixture(scope="module")
-def predictor(world) -> RankingPredictor:
-    model = RankingPredictor(
-        world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri
-    )
-    model.load()
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,10 @@ import pytest
 from kserve.errors import InferenceError, InvalidInput
 
 from components.explanations import reasons
-from components.registry import model_uri
 from components.scoring import finalize_scores
 from components.settings import Settings
-from inference.predictor import RankingPredictor
 from inference.transformer import RetrievalTransformer, main, parse_feed_request
 from tests.inference.world import FEATURE_NAMES
-
-
-@pytest.fixture(scope="module")
-def predictor(world) -> RankingPredictor:
-    model = RankingPredictor(
-        world.settings.model_name, model_uri(world.settings.model_name), world.settings.mlflow_uri
-    )
-    model.load()
-    return model
 
 
 @pytest.fixture(scope="module")
