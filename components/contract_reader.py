@@ -59,7 +59,9 @@ def read_contract_table(source: Path, name: str) -> pa.Table:
         found = ", ".join(dataset.schema.names) or "none"
         raise ContractError(f"table '{name}' is missing column(s) {', '.join(missing)} (found: {found})")
     table = dataset.to_table(columns=list(expected))
-    return pa.table({column: cast_column(name, column, table[column], expected[column]) for column in expected})
+    return pa.table(
+        {column: cast_column(name, column, table[column], expected[column]) for column in expected}
+    )
 
 
 def cast_column(table: str, column: str, values: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:

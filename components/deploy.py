@@ -42,7 +42,11 @@ def deploy_champion(settings: Settings, custom_objects_api=None) -> dict:
     mlflow.set_tracking_uri(settings.mlflow_uri)
     version = MlflowClient().get_model_version_by_alias(settings.model_name, registry.CHAMPION).version
     if settings.deploy_target == "local":
-        return {"target": "local", "model_version": str(version), "uri": registry.model_uri(settings.model_name)}
+        return {
+            "target": "local",
+            "model_version": str(version),
+            "uri": registry.model_uri(settings.model_name),
+        }
     api = custom_objects_api or _custom_objects_api()
     api.patch_namespaced_custom_object(
         KSERVE_GROUP,
@@ -52,7 +56,11 @@ def deploy_champion(settings: Settings, custom_objects_api=None) -> dict:
         settings.inference_service,
         rollout_patch(settings.model_name, str(version)),
     )
-    return {"target": "kserve", "model_version": str(version), "inference_service": settings.inference_service}
+    return {
+        "target": "kserve",
+        "model_version": str(version),
+        "inference_service": settings.inference_service,
+    }
 
 
 def _custom_objects_api():

@@ -50,7 +50,10 @@ def gate(comparisons: dict[str, tuple[list[float], list[float]]]) -> GateDecisio
     reasons, passed = [], True
     for rival, (candidate, scores) in comparisons.items():
         diff = paired_difference(candidate, scores)
-        numbers |= {f"{rival}_mean": float(np.nanmean(scores)), f"candidate_mean_vs_{rival}": float(np.nanmean(candidate))}
+        numbers |= {
+            f"{rival}_mean": float(np.nanmean(scores)),
+            f"candidate_mean_vs_{rival}": float(np.nanmean(candidate)),
+        }
         numbers |= {f"vs_{rival}_{k}": v for k, v in diff.items()}
         beats = bool(diff["mean_diff"] > 0)
         passed &= beats

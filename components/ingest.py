@@ -143,9 +143,9 @@ def split_rows(
         hit = rejects(frame[pending], reference).fillna(True).astype(bool)
         reason[hit[hit].index] = text
     rejected = reason.notna()
-    return frame[~rejected].reset_index(drop=True), frame[rejected].assign(reason=reason[rejected]).reset_index(
-        drop=True
-    )
+    return frame[~rejected].reset_index(drop=True), frame[rejected].assign(
+        reason=reason[rejected]
+    ).reset_index(drop=True)
 
 
 def reconcile(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from feast import FeatureStore
 
-from components.feature_store_ops import historical_features, read_point_in_time_table
 from components.contract import INDEX_SYMBOL
+from components.feature_store_ops import historical_features, read_point_in_time_table
 from components.labels import add_excess_labels
 from components.layout import DataLayout
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, LABELS

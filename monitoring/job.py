@@ -37,6 +37,9 @@ def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
     reference, current = reference_and_current(features, train_end, settings.train_months)
     out_dir = settings.layout.reports / REPORT_DIR
     decision = drift_report(reference, current, list(FEATURES), out_dir)
-    summary = decision.to_dict() | {"model_version": str(version.version), "reference_end": str(train_end.date())}
+    summary = decision.to_dict() | {
+        "model_version": str(version.version),
+        "reference_end": str(train_end.date()),
+    }
     (out_dir / "decision.json").write_text(json.dumps(summary, indent=2))
     return decision, out_dir / "drift_report.html"

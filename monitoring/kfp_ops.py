@@ -1,6 +1,5 @@
 """Thin KFP component of the monitoring job (the logic is `monitoring.job.run_monitor`)."""
 
-
 from kfp import dsl
 from kfp.dsl import HTML, Output
 

@@ -25,14 +25,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skillrank", description=__doc__)
-    parser.add_argument("--config", type=Path, help="YAML settings file (keys of components.settings.Settings)")
-    parser.add_argument("--data-root", type=Path, help="where outputs go (default: .skillrank or SKILLRANK_DATA_ROOT)")
+    parser.add_argument(
+        "--config", type=Path, help="YAML settings file (keys of components.settings.Settings)"
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help="where outputs go (default: .skillrank or SKILLRANK_DATA_ROOT)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="write a simulated platform world in the data contract")
     simulate.add_argument("--accounts", type=int, default=20_000, help="number of accounts")
-    simulate.add_argument("--start", type=date.fromisoformat, default=date(2019, 1, 1), help="first day, YYYY-MM-DD")
-    simulate.add_argument("--end", type=date.fromisoformat, default=date(2021, 12, 31), help="last day, YYYY-MM-DD")
+    simulate.add_argument(
+        "--start", type=date.fromisoformat, default=date(2019, 1, 1), help="first day, YYYY-MM-DD"
+    )
+    simulate.add_argument(
+        "--end", type=date.fromisoformat, default=date(2021, 12, 31), help="last day, YYYY-MM-DD"
+    )
     simulate.add_argument("--seed", type=int, default=7, help="random seed")
     simulate.add_argument("--out", type=Path, help=f"output directory (default: <data root>/{DEMO_WORLD})")
     simulate.set_defaults(handler=cmd_simulate)
@@ -42,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     features = commands.add_parser("features", help="refresh features: ingest, Spark job, Feast publish")
-    features.add_argument("--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)")
+    features.add_argument(
+        "--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)"
+    )
     features.set_defaults(handler=cmd_features)
 
     compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for the Kubeflow UI")
@@ -116,8 +126,11 @@ def cmd_compile(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from inference.serve import serve
 
-    with serve(settings_from(args), transformer_port=args.transformer_port, predictor_port=args.predictor_port):
-        print(f"feed: curl -X POST http://127.0.0.1:{args.transformer_port}/v1/models/skillrank:predict -d '{{}}'")
+    with serve(
+        settings_from(args), transformer_port=args.transformer_port, predictor_port=args.predictor_port
+    ):
+        url = f"http://127.0.0.1:{args.transformer_port}/v1/models/skillrank:predict"
+        print(f"feed: curl -X POST {url} -d '{{}}'")
         print("serving until Ctrl-C")
         try:
             import time

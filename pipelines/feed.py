@@ -44,6 +44,7 @@ def format_feed(feed: dict) -> str:
     for investor in feed.get("investors", []):
         lines.append(
             f"{investor['rank']:>4}  {investor['account_id']:<14} {investor['score']:>8.4f} "
-            f"{investor['confidence']:>5.2f}  {investor['status']:<11} {'; '.join(investor.get('reasons', []))}"
+            f"{investor['confidence']:>5.2f}  {investor['status']:<11} "
+            + "; ".join(investor.get("reasons", []))
         )
     return "\n".join(lines)

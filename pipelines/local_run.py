@@ -16,7 +16,9 @@ def check_source(source: Path, data_root: Path) -> None:
     """Fail before anything is written if the source breaks the contract or would be written to."""
     source, data_root = source.resolve(), data_root.resolve()
     if data_root == source or source in data_root.parents:
-        raise ValueError(f"the data root {data_root} is inside the source {source}, which skillrank only reads")
+        raise ValueError(
+            f"the data root {data_root} is inside the source {source}, which skillrank only reads"
+        )
     read_source(source)
 
 

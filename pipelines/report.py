@@ -21,7 +21,8 @@ def print_run_summary(settings: Settings) -> None:
     counts = json.loads(layout.reconciliation.read_text())
     print("\nIngest (input = clean + quarantined):")
     for table, entry in counts.items():
-        print(f"  {table:<10} {entry['input']:>10} = {entry['clean']:>10} + {entry['quarantined']:>7}  {entry['reasons']}")
+        counted = f"{entry['input']:>10} = {entry['clean']:>10} + {entry['quarantined']:>7}"
+        print(f"  {table:<10} {counted}  {entry['reasons']}")
     mlflow.set_tracking_uri(settings.mlflow_uri)
     client = MlflowClient()
     challenger = client.get_model_version_by_alias(settings.model_name, registry.CHALLENGER)

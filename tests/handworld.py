@@ -64,8 +64,16 @@ def simulate_account(plan: dict, prices: pd.DataFrame) -> tuple[list[dict], list
         cash -= qty * prices.at[day, symbol]
         side = "buy" if qty > 0 else "sell"
         trades.append(
-            dict(trade_id=f"{plan['account']}-{len(trades)}", account_id=plan["account"], ts=day + pd.Timedelta(hours=15),
-                 symbol=symbol, side=side, qty=abs(qty), price=prices.at[day, symbol], fee=0.0)
+            dict(
+                trade_id=f"{plan['account']}-{len(trades)}",
+                account_id=plan["account"],
+                ts=day + pd.Timedelta(hours=15),
+                symbol=symbol,
+                side=side,
+                qty=abs(qty),
+                price=prices.at[day, symbol],
+                fee=0.0,
+            )
         )
 
     for i, day in enumerate(days):
@@ -88,8 +96,11 @@ def simulate_account(plan: dict, prices: pd.DataFrame) -> tuple[list[dict], list
                 if qty:
                     trade(day, symbol, -qty)
         equity = cash + sum(q * prices.at[day, s] for s, q in held.items())
-        snapshots.append(dict(account_id=plan["account"], date=day.date(), equity=equity, cash=cash,
-                              net_deposit=net_deposit))
+        snapshots.append(
+            dict(
+                account_id=plan["account"], date=day.date(), equity=equity, cash=cash, net_deposit=net_deposit
+            )
+        )
         if closed is not None and day == closed:
             break
     return trades, snapshots
@@ -105,8 +116,9 @@ def build_tables() -> dict[str, pd.DataFrame]:
         trades += account_trades
         snapshots += account_snapshots
         closed = CLOSED_AT.date() if plan["account"] == CLOSED_ACCOUNT else None
-        accounts.append(dict(account_id=plan["account"], opened_at=plan["opened"].date(), closed_at=closed,
-                             country="DE"))
+        accounts.append(
+            dict(account_id=plan["account"], opened_at=plan["opened"].date(), closed_at=closed, country="DE")
+        )
     market = prices.stack().rename("close").rename_axis(["date", "symbol"]).reset_index()
     market["date"] = market["date"].dt.date
     snapshots = pd.DataFrame(snapshots)

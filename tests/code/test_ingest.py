@@ -22,8 +22,16 @@ def reference():
 
 
 def trade(**changes):
-    row = dict(trade_id="t1", account_id="a", ts=pd.Timestamp(DAY), symbol="AAA", side="buy", qty=1.0,
-               price=10.0, fee=0.0)
+    row = dict(
+        trade_id="t1",
+        account_id="a",
+        ts=pd.Timestamp(DAY),
+        symbol="AAA",
+        side="buy",
+        qty=1.0,
+        price=10.0,
+        fee=0.0,
+    )
     return row | changes
 
 

@@ -12,8 +12,13 @@ SPX = pd.Series([100.0, 110.0, 121.0, 133.1], index=DATES)
 
 def frame(account="a", returns=(0.1, 0.1, 0.1, np.nan), beta=1.0, vol=0.2):
     return pd.DataFrame(
-        {"account_id": account, "as_of_date": DATES, "fwd_return_30d": list(returns), "beta_12m": beta,
-         "volatility_12m": vol}
+        {
+            "account_id": account,
+            "as_of_date": DATES,
+            "fwd_return_30d": list(returns),
+            "beta_12m": beta,
+            "volatility_12m": vol,
+        }
     )
 
 

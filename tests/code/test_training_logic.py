@@ -64,7 +64,11 @@ def test_paired_bootstrap_interval_contains_the_mean():
 
 
 NO_SHRINKAGE = ScoringConstants(  # a huge prior variance keeps raw scores as they are
-    neutral_score=0.5, prior_mean=0.0, prior_variance=1e12, score_scale=1.0, min_track_record_days=63,
+    neutral_score=0.5,
+    prior_mean=0.0,
+    prior_variance=1e12,
+    score_scale=1.0,
+    min_track_record_days=63,
     concentration_penalty=0.0,
 )
 
@@ -72,9 +76,15 @@ NO_SHRINKAGE = ScoringConstants(  # a huge prior variance keeps raw scores as th
 def scoring_frame(account_ids: list[str], track_record_days: list[float]) -> pd.DataFrame:
     n = len(account_ids)
     return pd.DataFrame(
-        {"account_id": account_ids, "track_record_days": track_record_days,
-         "returns_12m": [min(days, 252) for days in track_record_days], "sharpe_12m": [0.5] * n,
-         "skew_12m": [0.0] * n, "kurtosis_12m": [3.0] * n, "hhi": [0.2] * n}
+        {
+            "account_id": account_ids,
+            "track_record_days": track_record_days,
+            "returns_12m": [min(days, 252) for days in track_record_days],
+            "sharpe_12m": [0.5] * n,
+            "skew_12m": [0.0] * n,
+            "kurtosis_12m": [3.0] * n,
+            "hhi": [0.2] * n,
+        }
     )
 
 

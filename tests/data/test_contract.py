@@ -65,7 +65,16 @@ def test_data_root_inside_source_is_refused(export, capsys):
 def test_extra_columns_tables_and_column_order_are_ignored(export):
     tables = read_source(export)
     assert set(tables) == {"accounts", "trades", "snapshots", "market", "sectors"}
-    assert tables["trades"].column_names == ["trade_id", "account_id", "ts", "symbol", "side", "qty", "price", "fee"]
+    assert tables["trades"].column_names == [
+        "trade_id",
+        "account_id",
+        "ts",
+        "symbol",
+        "side",
+        "qty",
+        "price",
+        "fee",
+    ]
 
 
 def test_hive_partitioned_table_is_read(export):

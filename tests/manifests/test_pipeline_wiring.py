@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def rendered():
     try:
-        out = subprocess.run(["kubectl", "kustomize", str(ROOT)], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["kubectl", "kustomize", str(ROOT)], check=True, capture_output=True, text=True
+        ).stdout
     except FileNotFoundError:
         pytest.skip("kubectl is not on PATH: cannot render the manifests")
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out) if d}

@@ -18,7 +18,9 @@ def test_gate_branches_before_promotion(tmp_path):
     spec = next(yaml.safe_load_all(compile_training(tmp_path / "pipeline.yaml").read_text()))
     components_ = spec["components"]
     branches = components_["comp-condition-branches-1"]["dag"]["tasks"]
-    conditions = {task["componentRef"]["name"]: task["triggerPolicy"]["condition"] for task in branches.values()}
+    conditions = {
+        task["componentRef"]["name"]: task["triggerPolicy"]["condition"] for task in branches.values()
+    }
     assert len(conditions) == 2 and all("gate-op-Output" in c for c in conditions.values())
     promoting = {name for name in conditions if "promote-op" in components_[name]["dag"]["tasks"]}
     assert len(promoting) == 1

@@ -50,7 +50,9 @@ def test_hand_export_features_match_hand_computation(hand_run):
     hold = latest.set_index("account_id").loc[handworld.BUY_AND_HOLD]
     as_of = latest["as_of_date"].max()
     # All in AAA with no cash: compounding the flow-adjusted returns gives the price ratio, gaps bridged.
-    assert hold["roi_since_inception"] == pytest.approx(closes.at[as_of, "AAA"] / closes["AAA"].iloc[0] - 1, rel=1e-9)
+    assert hold["roi_since_inception"] == pytest.approx(
+        closes.at[as_of, "AAA"] / closes["AAA"].iloc[0] - 1, rel=1e-9
+    )
     assert hold["n_tickers"] == 1 and hold["hhi"] == pytest.approx(1.0)
     # The depositor: flow-adjusted returns from the snapshots by the contract's formula, in pandas.
     snaps = written["snapshots"]
@@ -58,7 +60,9 @@ def test_hand_export_features_match_hand_computation(hand_run):
     returns = mine["equity"] / (mine["equity"].shift() + mine["net_deposit"].diff()) - 1
     depositor = latest.set_index("account_id").loc[handworld.DEPOSIT_ACCOUNT]
     assert depositor["roi_since_inception"] == pytest.approx(np.prod(1 + returns.dropna()) - 1, rel=1e-9)
-    assert depositor["roi_since_inception"] < mine["equity"].iloc[-1] / mine["equity"].iloc[0] - 1  # deposit is not return
+    assert (
+        depositor["roi_since_inception"] < mine["equity"].iloc[-1] / mine["equity"].iloc[0] - 1
+    )  # deposit is not return
 
 
 def test_hand_export_closed_account_disappears_after_closing(hand_run):
@@ -86,7 +90,9 @@ def simulated_run(tmp_path_factory):
     from components.simulator import simulate_world
 
     root = tmp_path_factory.mktemp("sim")
-    simulate_world(root / "world", 600, pd.Timestamp("2019-01-01").date(), pd.Timestamp("2020-12-31").date(), 11)
+    simulate_world(
+        root / "world", 600, pd.Timestamp("2019-01-01").date(), pd.Timestamp("2020-12-31").date(), 11
+    )
     settings = Settings(data_root=root / "out", train_months=6, max_folds=4, n_estimators=60, top_k=10)
     run_locally(root / "world", settings)
     return settings
