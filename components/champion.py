@@ -15,12 +15,17 @@ from components.train import NDCG_K, WalkForwardResult, fold_metrics
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 
 
-def champion_version(settings: Settings):
-    """The model version behind the `champion` alias, or None if there is no champion yet."""
+def version_by_alias(settings: Settings, alias: str):
+    """The model version behind `alias`, or None if the alias (or the model) does not exist yet."""
     try:
-        return MlflowClient().get_model_version_by_alias(settings.model_name, registry.CHAMPION)
+        return MlflowClient().get_model_version_by_alias(settings.model_name, alias)
     except MlflowException:
         return None
+
+
+def champion_version(settings: Settings):
+    """The model version behind the `champion` alias, or None if there is no champion yet."""
+    return version_by_alias(settings, registry.CHAMPION)
 
 
 def champion_fold_ndcg(

@@ -7,9 +7,9 @@ import shutil
 import mlflow
 import pandas as pd
 import pyarrow.dataset
-from mlflow import MlflowClient
 
 from components import registry
+from components.champion import version_by_alias
 from components.feature_store_ops import historical_features, latest_as_of, read_point_in_time_table
 from components.layout import DataLayout
 from components.scoring import SCORING_FEATURES, ScoringConstants, finalize_scores, fit_scoring_constants
@@ -76,12 +76,10 @@ def scoring_features(layout: DataLayout) -> pd.DataFrame:
 
 def serving_version(settings: Settings):
     """The version the feed serves: the champion, or the challenger while there is no champion."""
-    client = MlflowClient()
     for alias in (registry.CHAMPION, registry.CHALLENGER):
-        try:
-            return client.get_model_version_by_alias(settings.model_name, alias)
-        except mlflow.exceptions.MlflowException:
-            continue
+        version = version_by_alias(settings, alias)
+        if version is not None:
+            return version
     raise RuntimeError(f"model '{settings.model_name}' has neither a champion nor a challenger: train first")
 
 

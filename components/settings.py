@@ -40,7 +40,6 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; defaults to SQLite under data_root."
     )
     train_months: int = Field(6, ge=1)
-    test_months: int = Field(1, ge=1)
     label_horizon_days: int = Field(30, ge=1)
     max_folds: int = Field(6, ge=1)
     n_estimators: int = Field(500, ge=10)

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from components.baselines import BASELINES, baseline_scores
+from components.evaluation import SKILL, has_skill  # latent skill: for evaluation only, never a feature
 from components.labels import DERIVED_LABELS, label_horizon_days
 from components.metrics import ranking_metrics
 from components.settings import Settings
 from components.walk_forward import Fold, walk_forward_folds
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
 
-SKILL = "skill"  # latent skill from truth/, for evaluation only: never a feature
 NDCG_K = 100
 FEATURE_NAMES = list(FEATURES)
 OBJECTIVES = ("regression", "lambdarank")
@@ -118,16 +118,12 @@ def established(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame[frame["track_record_days"] >= settings.min_track_record_days]
 
 
-def has_truth(frame: pd.DataFrame) -> bool:
-    return SKILL in frame and frame[SKILL].notna().any()
-
-
 def fold_metrics(test: pd.DataFrame, scores: dict[str, np.ndarray], settings: Settings) -> dict[str, float]:
     """Metrics of each scorer and every baseline on one test date, vs the label and, if known, skill."""
     scores = {name: pd.Series(values, index=test.index) for name, values in scores.items()}
     scores |= {name: baseline(test) for name, baseline in BASELINES.items()}
     evaluated = established(test, settings).index
-    targets = {"label": settings.label} | ({"skill": SKILL} if has_truth(test) else {})
+    targets = {"label": settings.label} | ({"skill": SKILL} if has_skill(test) else {})
     metrics: dict[str, float] = {"n_test": float(len(evaluated))}
     for target_name, column in targets.items():
         for name, score in scores.items():
@@ -178,7 +174,7 @@ def run_fold(
             train[train[ENTITY_KEY].isin(alive)], settings, objective, settings.label
         )
         scores["survivors_only"] = survivor_booster.predict(test[FEATURE_NAMES])
-        if has_truth(train):
+        if has_skill(train):
             scores["ceiling"] = ceiling_scores(train, test, settings, objective)
     predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]].assign(raw_score=raw)
     return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
