@@ -161,20 +161,53 @@ def fdr_skilled(p_values: ArrayLike, alpha: float = 0.1) -> tuple[np.ndarray, np
     return q_values, np.asarray(q_values <= alpha)  # NaN <= alpha is False
 
 
-def psr_of_12m_sharpe(features) -> np.ndarray:
-    """PSR against 0 of each account's 12-month Sharpe ratio, from the feature table's columns.
+def bh_cutoff(p_values: ArrayLike, alpha: float = 0.1) -> float:
+    """The largest p-value Benjamini–Hochberg flags at `alpha` (0 when it flags none; NaNs ignored).
+
+    Stored with a model, it flags new accounts the way BH flagged the population it was found on:
+    ``p <= cutoff``, the same in batch and in the feed, whatever else is scored beside the account.
+
+    Example:
+        >>> bh_cutoff([0.001, 0.02, 0.03, 0.5], alpha=0.1)
+        0.03
+    """
+    p_values = np.asarray(p_values, dtype=float)
+    _, flagged = fdr_skilled(p_values, alpha)
+    return float(p_values[flagged].max()) if flagged.any() else 0.0
+
+
+def per_day_sharpe(features) -> np.ndarray:
+    """The per-day 12-month Sharpe ratio (``sharpe_12m`` / sqrt(252)); NaN below 2 returns."""
+    sharpe = features["sharpe_12m"].to_numpy(dtype=float) / np.sqrt(TRADING_DAYS_PER_YEAR)
+    n = np.nan_to_num(features["returns_12m"].to_numpy(dtype=float), nan=0.0)
+    return np.where((n >= 2) & np.isfinite(sharpe), sharpe, np.nan)
+
+
+def sharpe_moments(features) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-day Sharpe, return count, skew and kurtosis of the 12-month window; missing moments normal."""
+    n = np.nan_to_num(features["returns_12m"].to_numpy(dtype=float), nan=0.0)
+    skew = np.nan_to_num(features["skew_12m"].to_numpy(dtype=float), nan=0.0)
+    kurtosis = np.nan_to_num(features["kurtosis_12m"].to_numpy(dtype=float), nan=NORMAL_KURTOSIS)
+    return per_day_sharpe(features), n, skew, kurtosis
+
+
+def psr_of_12m_sharpe(features, benchmark: ArrayLike = 0.0) -> np.ndarray:
+    """PSR of each account's 12-month Sharpe ratio against a per-day `benchmark` (0: "is it positive").
 
     ``sharpe_12m`` (annualised) is de-annualised with sqrt(252) and measured on ``returns_12m`` daily
     returns, the exact count behind it; ``kurtosis_12m`` is the non-excess kurtosis. Missing moments
     count as normal (skew 0, kurtosis 3). NaN where there is no Sharpe ratio or fewer than 2 returns.
     """
-    sharpe = features["sharpe_12m"].to_numpy(dtype=float) / np.sqrt(TRADING_DAYS_PER_YEAR)
-    n = np.nan_to_num(features["returns_12m"].to_numpy(dtype=float), nan=0.0)
-    skew = np.nan_to_num(features["skew_12m"].to_numpy(dtype=float), nan=0.0)
-    kurtosis = np.nan_to_num(features["kurtosis_12m"].to_numpy(dtype=float), nan=NORMAL_KURTOSIS)
-    tested = (n >= 2) & np.isfinite(sharpe)
+    sharpe, n, skew, kurtosis = sharpe_moments(features)
+    tested = np.isfinite(sharpe)
     probability = np.full(len(features), np.nan)
     probability[tested] = probabilistic_sharpe_ratio(
-        sharpe[tested], n[tested], skew[tested], kurtosis[tested]
+        sharpe[tested], n[tested], skew[tested], kurtosis[tested], benchmark=benchmark
     )
     return probability
+
+
+def dsr_of_12m_sharpe(features, n_trials: int, sharpe_variance: float) -> np.ndarray:
+    """Deflated Sharpe Ratio of each account's 12-month Sharpe: PSR against the expected best of
+    `n_trials` skill-less accounts whose per-day Sharpe ratios vary by `sharpe_variance`."""
+    return psr_of_12m_sharpe(features, benchmark=float(expected_max_sharpe(n_trials, sharpe_variance)))

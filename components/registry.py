@@ -19,6 +19,9 @@ TAG_PRIOR_VARIANCE = "prior_variance"
 TAG_SCORE_SCALE = "score_scale"
 TAG_MIN_TRACK_RECORD_DAYS = "min_track_record_days"
 TAG_CONCENTRATION_PENALTY = "concentration_penalty"
+TAG_COMPETING_ACCOUNTS = "competing_accounts"
+TAG_SHARPE_VARIANCE = "sharpe_variance"
+TAG_FDR_P_CUTOFF = "fdr_p_cutoff"
 
 
 def model_uri(model_name: str, alias: str = CHAMPION) -> str:

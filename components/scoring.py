@@ -16,9 +16,12 @@ features and model. For each account, `finalize_scores`:
    means the account is effectively in fewer than two stocks, and one hot stock (a GameStop) earns
    returns that say nothing about skill;
 4. gives accounts below ``min_track_record_days`` the neutral score and status ``new``;
-5. reports the probability of skill (the PSR of the 12-month Sharpe ratio against 0) and whether the
-   account passes Benjamini–Hochberg at a false discovery rate of `FDR_ALPHA` among the accounts scored
-   together (a day's accounts in batch, a request's candidates in the feed).
+5. reports the probability of skill: the Deflated Sharpe Ratio of the 12-month Sharpe ratio, i.e. the
+   probability that its true Sharpe ratio beats the best that luck alone would show among the
+   ``competing_accounts`` investors a feed picks from (a feed that shows the best of 20,000 accounts
+   must clear the bar of the luckiest of 20,000). And whether the account passes Benjamini–Hochberg on
+   PSR p-values (against 0) at a false discovery rate of `FDR_ALPHA`: the BH cut-off is found once on
+   the training population and stored, so that batch and the feed flag the same accounts.
 """
 
 from __future__ import annotations
@@ -32,14 +35,14 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from components import registry
-from components.luck import fdr_skilled, psr_of_12m_sharpe
+from components.luck import bh_cutoff, dsr_of_12m_sharpe, per_day_sharpe, psr_of_12m_sharpe
 from components.shrinkage import (
     EmpiricalBayesShrinkage,
     posterior_means,
     score_standard_error,
     shrinkage_weights,
 )
-from feature_repo.feature_schema import ENTITY_KEY
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 TRADING_DAYS_PER_YEAR = 252
 STATUS_NEW = "new"
@@ -61,12 +64,16 @@ class ScoringConstants:
         score_scale: Raw-score units per standardized unit (> 0).
         min_track_record_days: Below this many daily returns an account is ``new``.
         concentration_penalty: Score subtracted per unit of HHI above 0.5 (>= 0).
+        competing_accounts: N of the Deflated Sharpe Ratio: established accounts the feed picks from (>= 1).
+        sharpe_variance: Variance of their per-day 12-month Sharpe ratios (>= 0), the DSR's V.
+        fdr_p_cutoff: Benjamini–Hochberg's p-value cut-off on the training population, in [0, 1].
 
     Example:
         >>> ScoringConstants.from_tags({"neutral_score": "0.5", "prior_mean": "0.5", "prior_variance": "0.2",
         ...     "score_scale": "0.1", "min_track_record_days": "63", "concentration_penalty": "1.0",
-        ...     "train_end": "2021-06-30"}).min_track_record_days
-        63
+        ...     "competing_accounts": "15000", "sharpe_variance": "0.004", "fdr_p_cutoff": "0.01",
+        ...     "train_end": "2021-06-30"}).competing_accounts
+        15000
     """
 
     neutral_score: float
@@ -75,6 +82,9 @@ class ScoringConstants:
     score_scale: float
     min_track_record_days: int
     concentration_penalty: float
+    competing_accounts: int
+    sharpe_variance: float
+    fdr_p_cutoff: float
 
     def __post_init__(self):
         values = asdict(self)
@@ -89,6 +99,11 @@ class ScoringConstants:
             raise ValueError(
                 f"min_track_record_days and concentration_penalty must be non-negative, got "
                 f"{self.min_track_record_days} and {self.concentration_penalty}"
+            )
+        if self.competing_accounts < 1 or self.sharpe_variance < 0 or not 0 <= self.fdr_p_cutoff <= 1:
+            raise ValueError(
+                f"competing_accounts must be >= 1, sharpe_variance >= 0 and fdr_p_cutoff in [0, 1], got "
+                f"{self.competing_accounts}, {self.sharpe_variance} and {self.fdr_p_cutoff}"
             )
 
     def to_tags(self) -> dict[str, str]:
@@ -129,6 +144,9 @@ TAGS: dict[str, str] = {
     "score_scale": registry.TAG_SCORE_SCALE,
     "min_track_record_days": registry.TAG_MIN_TRACK_RECORD_DAYS,
     "concentration_penalty": registry.TAG_CONCENTRATION_PENALTY,
+    "competing_accounts": registry.TAG_COMPETING_ACCOUNTS,
+    "sharpe_variance": registry.TAG_SHARPE_VARIANCE,
+    "fdr_p_cutoff": registry.TAG_FDR_P_CUTOFF,
 }
 
 
@@ -144,8 +162,8 @@ def finalize_scores(
 
     Returns:
         DataFrame with the `COLUMNS` account_id, score, confidence (the shrinkage weight in [0, 1]; 0 for
-        ``new`` accounts, whose score is not their own evidence), status, probability_of_skill (NaN
-        below 2 daily returns) and fdr_pass, sorted by score descending, ties broken by account_id.
+        ``new`` accounts, whose score is not their own evidence), status, probability_of_skill (the DSR;
+        NaN below 2 daily returns) and fdr_pass, sorted by score descending, ties broken by account_id.
 
     Raises:
         KeyError: `features` lacks some of the `SCORING_FEATURES`.
@@ -153,9 +171,10 @@ def finalize_scores(
 
     Example:
         >>> constants = ScoringConstants(neutral_score=0.0, prior_mean=0.0, prior_variance=1.0,
-        ...     score_scale=1.0, min_track_record_days=63, concentration_penalty=1.0)
+        ...     score_scale=1.0, min_track_record_days=63, concentration_penalty=1.0,
+        ...     competing_accounts=1000, sharpe_variance=0.004, fdr_p_cutoff=0.01)
         >>> features = pd.DataFrame({"account_id": ["a", "b"], "track_record_days": [252.0, 10.0],
-        ...     "sharpe_12m": [0.0, 2.0], "skew_12m": [0.0, 0.0], "kurtosis_12m": [3.0, 3.0],
+        ...     "returns_12m": [252.0, 10.0], "sharpe_12m": [0.0, 2.0], "skew_12m": [0.0, 0.0], "kurtosis_12m": [3.0, 3.0],
         ...     "hhi": [0.2, 0.2]})
         >>> finalize_scores(features, [2.0, 5.0], constants=constants)[["account_id", "score",
         ...     "confidence", "status"]].values.tolist()  # w = 1 / (1 + 1²) for a's year of returns
@@ -173,15 +192,14 @@ def finalize_scores(
     )
     score = shrunk - concentration_penalty(features["hhi"], constants.concentration_penalty)
     is_new = days < constants.min_track_record_days
-    probability = probability_of_skill(features)
     frame = pd.DataFrame(
         {
             ENTITY_KEY: pd.Series(features[ENTITY_KEY], dtype="string").to_numpy(),
             "score": np.where(is_new, constants.neutral_score, score),
             "confidence": np.where(is_new, 0.0, shrinkage_weights(standard_errors, constants.prior_variance)),
             "status": np.where(is_new, STATUS_NEW, STATUS_ESTABLISHED),
-            "probability_of_skill": probability,
-            "fdr_pass": fdr_skilled(1 - probability, alpha=FDR_ALPHA)[1],
+            "probability_of_skill": probability_of_skill(features, constants),
+            "fdr_pass": np.asarray(1 - psr_of_12m_sharpe(features) <= constants.fdr_p_cutoff),  # NaN: False
         }
     )
     return rank_order(frame)
@@ -200,22 +218,23 @@ def fit_scoring_constants(
     is the standard deviation of their raw scores (1 if they are all equal), and the prior is
     `EmpiricalBayesShrinkage` fitted on their standardized scores and Sharpe standard errors. New
     accounts get the prior mean: what the population says of an account with no evidence of its own.
+    The luck controls are fitted on the established accounts of the latest date (all rows without
+    ``as_of_date``): how many compete, the variance of their Sharpe ratios, and the BH cut-off of
+    their PSR p-values.
 
     Raises:
-        KeyError: `features` lacks ``track_record_days`` or ``sharpe_12m``.
+        KeyError: `features` lacks ``track_record_days`` or another of the `SCORING_FEATURES`.
         ValueError: Fewer than 2 established accounts, or lengths differ.
 
     Example:
-        >>> features = pd.DataFrame({"track_record_days": [252.0, 252.0, 252.0, 5.0],
-        ...                          "sharpe_12m": [0.0, 0.0, 0.0, 0.0]})
+        >>> features = pd.DataFrame({"account_id": list("abcd"), "track_record_days": [252.0, 252.0, 252.0, 5.0],
+        ...     "returns_12m": 252.0, "sharpe_12m": 0.0, "skew_12m": 0.0, "kurtosis_12m": 3.0, "hhi": 0.2})
         >>> constants = fit_scoring_constants(features, [1.0, 3.0, 5.0, 9.0], min_track_record_days=63,
         ...                                   concentration_penalty=1.0)
         >>> constants.score_scale, constants.prior_mean, constants.prior_variance  # var(z) 1, mean se² 1
         (2.0, 1.5, 0.0001)
     """
-    missing = [c for c in ("track_record_days", "sharpe_12m") if c not in features.columns]
-    if missing:
-        raise KeyError(f"fitting the scoring constants needs the features {missing}")
+    require_scoring_features(features)
     raw = np.asarray(raw_scores, dtype=float)
     if raw.shape != (len(features),):
         raise ValueError(f"got {raw.shape[0] if raw.ndim else 1} raw scores for {len(features)} accounts")
@@ -239,7 +258,21 @@ def fit_scoring_constants(
         score_scale=scale,
         min_track_record_days=int(min_track_record_days),
         concentration_penalty=float(concentration_penalty),
+        **luck_constants(features[established]),
     )
+
+
+def luck_constants(established: pd.DataFrame) -> dict[str, float | int]:
+    """N and V of the Deflated Sharpe Ratio, and the BH cut-off, from the latest date's established rows."""
+    if EVENT_TIMESTAMP in established.columns:
+        established = established[established[EVENT_TIMESTAMP] == established[EVENT_TIMESTAMP].max()]
+    sharpe = per_day_sharpe(established)
+    tested = sharpe[np.isfinite(sharpe)]
+    return {
+        "competing_accounts": max(len(tested), 1),
+        "sharpe_variance": float(np.var(tested, ddof=1)) if len(tested) > 1 else 0.0,
+        "fdr_p_cutoff": bh_cutoff(1 - psr_of_12m_sharpe(established), alpha=FDR_ALPHA),
+    }
 
 
 def require_scoring_features(features: pd.DataFrame) -> None:
@@ -263,16 +296,15 @@ def concentration_penalty(hhi: ArrayLike, penalty: float) -> np.ndarray:
     return penalty * np.maximum(excess, 0.0)
 
 
-def probability_of_skill(features: pd.DataFrame) -> np.ndarray:
-    """PSR of each account's 12-month Sharpe ratio against 0: the probability its true Sharpe is positive.
-
-    See `components.luck.psr_of_12m_sharpe`; NaN where untestable.
+def probability_of_skill(features: pd.DataFrame, constants: ScoringConstants) -> np.ndarray:
+    """DSR of each account's 12-month Sharpe ratio: the probability its true Sharpe beats luck's best
+    among ``constants.competing_accounts`` (see `components.luck.dsr_of_12m_sharpe`); NaN if untestable.
 
     Raises:
         KeyError: `features` lacks some of the `SCORING_FEATURES`.
     """
     require_scoring_features(features)
-    return psr_of_12m_sharpe(features)
+    return dsr_of_12m_sharpe(features, constants.competing_accounts, constants.sharpe_variance)
 
 
 def rank_order(frame: pd.DataFrame) -> pd.DataFrame:

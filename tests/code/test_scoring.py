@@ -1,5 +1,6 @@
 """The one scoring path of batch and serving: shrinkage, concentration penalty, probability of skill, FDR."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,7 +8,13 @@ import pandas as pd
 import pytest
 
 from components import registry
-from components.luck import fdr_skilled
+from components.luck import (
+    bh_cutoff,
+    expected_max_sharpe,
+    fdr_skilled,
+    probabilistic_sharpe_ratio,
+    psr_of_12m_sharpe,
+)
 from components.scoring import (
     ScoringConstants,
     finalize_scores,
@@ -22,6 +29,9 @@ CONSTANTS = ScoringConstants(
     score_scale=2.0,
     min_track_record_days=63,
     concentration_penalty=2.0,
+    competing_accounts=1,  # one account competing: the DSR is the PSR against 0
+    sharpe_variance=0.004,
+    fdr_p_cutoff=0.05,
 )
 
 
@@ -86,9 +96,9 @@ def test_ties_break_by_account_id():
     assert scores["account_id"].tolist() == ["a", "z"]
 
 
-def test_probability_of_skill_is_the_psr_of_the_12_month_sharpe_against_zero():
+def test_probability_of_skill_with_one_competitor_is_the_psr_of_the_12_month_sharpe_against_zero():
     features = accounts(track_record_days=[101.0, 1000.0, 1.0], sharpe_12m=[0.1 * math.sqrt(252)] * 3)
-    probability = probability_of_skill(features)
+    probability = probability_of_skill(features, CONSTANTS)
     assert probability[0] == pytest.approx(0.840741, abs=1e-6)  # Φ(0.1 · sqrt(100) / sqrt(1.005))
     phi = 0.5 * (1 + math.erf(0.1 * math.sqrt(251) / math.sqrt(1.005) / math.sqrt(2)))
     assert probability[1] == pytest.approx(phi)  # a 12-month window: at most 252 returns
@@ -97,18 +107,33 @@ def test_probability_of_skill_is_the_psr_of_the_12_month_sharpe_against_zero():
 
 def test_missing_moments_count_as_normal():
     features = accounts(sharpe_12m=[1.0, 1.0], skew_12m=[np.nan, 0.0], kurtosis_12m=[np.nan, 3.0])
-    first, second = probability_of_skill(features)
+    first, second = probability_of_skill(features, CONSTANTS)
     assert first == second
 
 
-def test_fdr_pass_is_benjamini_hochberg_over_the_accounts_scored_together():
+def test_more_competitors_raise_the_bar_of_the_probability_of_skill():
+    features = accounts(sharpe_12m=[2.0, 2.0])
+    alone = probability_of_skill(features, CONSTANTS)
+    crowd = probability_of_skill(features, dataclasses.replace(CONSTANTS, competing_accounts=20_000))
+    assert (crowd < alone).all()
+    # DSR = PSR against the expected best of 20,000 skill-less Sharpe ratios of variance 0.004
+    bar = expected_max_sharpe(20_000, 0.004)
+    psr = probabilistic_sharpe_ratio(2.0 / math.sqrt(252), 252, 0.0, 3.0, benchmark=bar)
+    assert crowd[0] == pytest.approx(float(psr))
+
+
+def test_fdr_pass_applies_the_stored_cut_off_to_psr_p_values_whatever_is_scored_beside():
     features = accounts(sharpe_12m=[3.0, 2.5, 1.0, 0.2, -1.0], track_record_days=[252.0] * 4 + [1.0])
-    scores = finalize_scores(features, [0.0] * 5, constants=CONSTANTS).set_index("account_id")
-    probability = probability_of_skill(features)
-    expected = fdr_skilled(1 - probability, alpha=0.1)[1]
-    assert scores.loc[features["account_id"], "fdr_pass"].tolist() == expected.tolist()
-    assert scores.loc["acc-0", "fdr_pass"] and not scores.loc["acc-3", "fdr_pass"]
-    assert not scores.loc["acc-4", "fdr_pass"]  # one return: untested
+    p_values = 1 - psr_of_12m_sharpe(features)
+    cutoff = bh_cutoff(p_values, alpha=0.1)
+    constants = dataclasses.replace(CONSTANTS, fdr_p_cutoff=cutoff)
+    together = finalize_scores(features, [0.0] * 5, constants=constants).set_index("account_id")
+    expected = fdr_skilled(p_values, alpha=0.1)[1]  # BH over these five is what the cut-off encodes
+    assert together.loc[features["account_id"], "fdr_pass"].tolist() == expected.tolist()
+    assert together.loc["acc-0", "fdr_pass"] and not together.loc["acc-3", "fdr_pass"]
+    assert not together.loc["acc-4", "fdr_pass"]  # one return: untested
+    alone = finalize_scores(features.iloc[[1]], [0.0], constants=constants)  # a feed of one candidate
+    assert alone["fdr_pass"].tolist() == [together.loc["acc-1", "fdr_pass"]]
 
 
 def test_missing_luck_features_are_named():
@@ -130,6 +155,9 @@ def test_constants_round_trip_through_model_version_tags_exactly():
         score_scale=0.0123456789,
         min_track_record_days=63,
         concentration_penalty=1.5,
+        competing_accounts=12345,
+        sharpe_variance=1 / 250,
+        fdr_p_cutoff=0.0123,
     )
     tags = constants.to_tags()
     assert set(tags) == {
@@ -139,6 +167,9 @@ def test_constants_round_trip_through_model_version_tags_exactly():
         registry.TAG_SCORE_SCALE,
         registry.TAG_MIN_TRACK_RECORD_DAYS,
         registry.TAG_CONCENTRATION_PENALTY,
+        registry.TAG_COMPETING_ACCOUNTS,
+        registry.TAG_SHARPE_VARIANCE,
+        registry.TAG_FDR_P_CUTOFF,
     }
     assert all(isinstance(value, str) for value in tags.values())
     assert ScoringConstants.from_tags(tags | {registry.TAG_TRAIN_END: "2021-06-30"}) == constants
@@ -173,6 +204,16 @@ def test_fitted_constants_by_hand():
     assert constants.prior_variance == 1e-4
     assert constants.neutral_score == constants.prior_mean
     assert (constants.min_track_record_days, constants.concentration_penalty) == (63, 1.5)
+    assert constants.competing_accounts == 4  # the established accounts: the 5-day one does not compete
+    assert constants.fdr_p_cutoff == bh_cutoff(1 - psr_of_12m_sharpe(features.iloc[:4]), alpha=0.1)
+
+
+def test_luck_constants_come_from_the_latest_date_only():
+    features = accounts(track_record_days=[252.0] * 5, sharpe_12m=[0.5, 1.0, 1.5, 2.0, 9.0])
+    features["as_of_date"] = pd.to_datetime(["2021-01-31"] * 3 + ["2021-02-28"] * 2)
+    constants = fit_scoring_constants(features, [0, 1, 2, 3, 4], min_track_record_days=63, concentration_penalty=1.0)
+    assert constants.competing_accounts == 2
+    assert constants.sharpe_variance == pytest.approx(np.var([2.0 / math.sqrt(252), 9.0 / math.sqrt(252)], ddof=1))
 
 
 def test_fitting_needs_two_established_accounts():

@@ -70,6 +70,9 @@ NO_SHRINKAGE = ScoringConstants(  # a huge prior variance keeps raw scores as th
     score_scale=1.0,
     min_track_record_days=63,
     concentration_penalty=0.0,
+    competing_accounts=1,
+    sharpe_variance=0.0,
+    fdr_p_cutoff=0.05,
 )
 
 
