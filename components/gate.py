@@ -33,12 +33,19 @@ def paired_difference(candidate: list[float], other: list[float], seed: int = 0)
     return {"mean_diff": float(diffs.mean()), "ci_low": float(ci.low), "ci_high": float(ci.high)}
 
 
-def gate(comparisons: dict[str, tuple[list[float], list[float]]]) -> GateDecision:
-    """Promote only if the candidate's mean per-fold NDCG@100 beats every rival's on the same folds.
+def gate(
+    comparisons: dict[str, tuple[list[float], list[float]]],
+    guardrails: dict[str, tuple[float, float]] | None = None,
+) -> GateDecision:
+    """Promote only if the candidate's mean per-fold NDCG@100 beats every rival's on the same folds
+    and every guardrail holds.
 
     Args:
         comparisons: Rival name (``baseline``, ``champion``) -> (candidate's per-fold NDCG@100,
             rival's per-fold NDCG@100), aligned fold by fold. Leave the champion out when there is none.
+        guardrails: Name -> (the candidate's value, the most it may be), e.g. the share of its top 100
+            replaced from one month to the next. A value that could not be measured (NaN, e.g. a
+            single test date has no month-over-month turnover) is reported and not held against it.
 
     Example:
         >>> gate({"baseline": ([0.6, 0.7], [0.5, 0.5])}).promote
@@ -62,6 +69,15 @@ def gate(comparisons: dict[str, tuple[list[float], list[float]]]) -> GateDecisio
             f"{diff['mean_diff']:+.4f} over {len(candidate)} folds "
             f"(95% paired-bootstrap CI {diff['ci_low']:+.4f} to {diff['ci_high']:+.4f})"
         )
+    for name, (value, limit) in (guardrails or {}).items():
+        numbers[f"guardrail_{name}_limit"] = float(limit)
+        if not np.isfinite(value):
+            reasons.append(f"{name} could not be measured: guardrail not applied")
+            continue
+        holds = bool(value <= limit)
+        passed &= holds
+        numbers[f"guardrail_{name}"] = float(value)
+        reasons.append(f"{name} {value:.4f} {'is within' if holds else 'exceeds'} its limit {limit:.4f}")
     if "champion" not in comparisons:
         reasons.append("there is no champion yet")
     return GateDecision(bool(passed), reasons, numbers)

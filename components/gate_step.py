@@ -11,12 +11,13 @@ from components.settings import Settings
 from components.tracking import use_experiment
 
 
-def decide(outcome: dict) -> GateDecision:
+def decide(outcome: dict, settings: Settings) -> GateDecision:
     """The gate's verdict on a training outcome (see `components.train_step.train_and_register`)."""
     comparisons = {"baseline": (outcome["candidate_ndcg"], outcome["baseline_ndcg"])}
     if outcome.get("champion_ndcg") is not None:
         comparisons["champion"] = (outcome["candidate_ndcg_vs_champion"], outcome["champion_ndcg"])
-    return gate(comparisons)
+    guardrails = {"top_100_turnover": (outcome["candidate_top_turnover"], settings.max_top_turnover)}
+    return gate(comparisons, guardrails)
 
 
 def record_decision(outcome: dict, decision: GateDecision, settings: Settings) -> None:

@@ -81,7 +81,7 @@ def gate_op(data_root: str, config_file: str, outcome: str, verdict: Output[Mark
     from components.settings import Settings
 
     settings = Settings.for_step(data_root, config_file)
-    decision = decide(json.loads(outcome))
+    decision = decide(json.loads(outcome), settings)
     record_decision(json.loads(outcome), decision, settings)
     Path(verdict.path).write_text("\n".join(f"- {reason}" for reason in decision.reasons))
     print(("PROMOTE: " if decision.promote else "KEEP CHAMPION: ") + "; ".join(decision.reasons))

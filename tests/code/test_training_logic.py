@@ -57,6 +57,16 @@ def test_gate_needs_to_beat_baseline_and_champion():
     assert any("does not beat the champion" in reason for reason in decision.reasons)
 
 
+def test_a_guardrail_breach_keeps_the_champion_even_when_the_candidate_ranks_better():
+    comparisons = {"baseline": ([0.6, 0.7], [0.5, 0.5])}
+    assert gate(comparisons, {"top_100_turnover": (0.3, 0.5)}).promote
+    breached = gate(comparisons, {"top_100_turnover": (0.8, 0.5)})
+    assert not breached.promote
+    assert any("top_100_turnover 0.8000 exceeds its limit 0.5000" in reason for reason in breached.reasons)
+    unmeasured = gate(comparisons, {"top_100_turnover": (float("nan"), 0.5)})
+    assert unmeasured.promote and any("could not be measured" in reason for reason in unmeasured.reasons)
+
+
 def test_paired_bootstrap_interval_contains_the_mean():
     diff = paired_difference([0.6, 0.7, 0.65, 0.62], [0.5, 0.55, 0.5, 0.6])
     assert diff["ci_low"] <= diff["mean_diff"] <= diff["ci_high"]
