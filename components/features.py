@@ -6,16 +6,20 @@ only; a label uses rows dated strictly after T. Every daily row belongs to the *
 as-of date on or after it; a period is named by the month index ``year * 12 + month - 1`` of its
 as-of date, so "the trailing 12 months at T" are the periods ``p - 11 .. p``.
 
-The daily rows (millions) are read once and summarised per account and period; trailing-12-month,
+The daily rows (millions) are read once and summarised per account and period; trailing-window,
 since-inception and forward figures are then combined at that small monthly grain with running
-windows and lags, never with sliding windows over daily rows.
+windows and lags, never with sliding windows over daily rows. The statistics are column expressions
+(`components.features_stats`); trades and holdings are summarised in `components.features_trading`
+and the market context in `components.features_market`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
 from pathlib import Path
@@ -25,25 +29,59 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from components.contract import INDEX_SYMBOL, REQUIRED_TABLES, TABLES
+from components.features_market import (
+    closes_at_asof,
+    market_context,
+    sector_momentum,
+    symbol_sectors,
+)
+from components.features_stats import (
+    ANNUALISE,
+    TAIL_DIVISOR,
+    annualised_sharpe,
+    annualised_sortino,
+    compounded,
+    gaussian_var_cvar,
+    historical_var_cvar,
+    market_regression,
+    probabilistic_sharpe,
+    sample_sd,
+    sample_variance,
+    skewness_and_kurtosis,
+    t_statistic,
+)
+from components.features_trading import (
+    EDGE_LAGS,
+    EDGE_SUMS,
+    KEYS,
+    edge_sum_names,
+    holdings,
+    monthly_positions,
+    trade_activity,
+    trade_windows,
+)
 from components.layout import DataLayout
 from components.spark import spark_session
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
 
 logger = logging.getLogger(__name__)
 
-TRADING_DAYS_PER_YEAR = 252
 TRAILING_MONTHS = 12
+SHORT_WINDOWS = (3, 6)  # months of the shorter Sharpe and Sortino windows
 LABEL_HORIZON_DAYS = 30
 MIN_LABEL_RETURNS = 10
-MARKET_VOL_DAYS = 21
-POSITION_EPSILON = 1e-9  # |cumulative quantity| at or below this is a closed position
+MIN_EDGE_TRADES = 5
 GROWTH_FLOOR = 1e-12  # a total loss (or worse, on margin) counts as a fall to this fraction of wealth
-KEYS = [ENTITY_KEY, "period"]
+DAYS_PER_MONTH = 365.25 / 12
 HORIZONS = (1, 2)  # a daily return can fall in the label windows of the previous two as-of dates
 SUMS = ("n", "sum_r", "sum_r2", "sum_down2", "sum_log")  # per-period sums of daily returns
 MOMENT_SUMS = ("sum_r3", "sum_r4")
 # Sums over returns paired with the index's return on the same days (m), for the market regression.
 MARKET_SUMS = ("pair_n", "pair_m", "pair_r", "pair_m2", "pair_r2", "pair_rm")
+MONTH_SUMS = ("months_n", "months_sum", "months_sum_sq")  # of the compounded return of each period
+EQUITY_SUMS = ("sum_equity", "n_equity")  # of daily equity, for the average equity of a window
+ACTIVITY_SUMS = ("trades", "notional")
+HOLDINGS = ("n_tickers", "hhi", "top3_share", "max_sector_share", "sector_count", "index_share")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -68,9 +106,13 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
     calendar = asof_calendar(tables)
     logger.info("features: %d as-of dates, %s .. %s", len(calendar.dates), calendar.dates[0], calendar.last)
     days, asof = day_frame(spark, calendar), asof_frame(spark, calendar)
+    trading, base_days = trading_day_frames(spark, calendar)
     daily = daily_returns(tables["snapshots"], days, index_closes(tables["market"]))
-    monthly = materialise(monthly_returns(daily), "monthly returns")
-    positions = materialise(monthly_positions(tables["trades"], days), "monthly positions")
+    monthly = materialise(monthly_returns(daily, tail_length(calendar)), "monthly returns")
+    windows = trade_windows(tables["market"], trading)
+    positions = materialise(
+        monthly_positions(tables["trades"], days, base_days, windows), "monthly positions"
+    )
     panel = materialise(feature_panel(tables, calendar, days, asof, monthly, positions), "feature panel")
     write_table(panel, list(FEATURES), layout.features)
     write_table(panel, list(LABELS), layout.labels)
@@ -91,13 +133,26 @@ def feature_panel(
 ) -> DataFrame:
     """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of."""
     grid = account_grid(tables["accounts"], monthly, asof)
-    held = holdings(positions, closes_at_asof(tables["market"], days), calendar.last_period)
+    closes = closes_at_asof(tables["market"], days)
+    sectors = symbol_sectors(closes, tables["sectors"])
+    held = holdings(positions, closes, sectors, sector_momentum(closes, sectors), calendar.last_period)
+    rolled = rolled_panel(grid, monthly, trade_activity(positions), held)
     return (
-        return_features(grid, monthly, trade_counts(positions))
-        .join(held, KEYS, "left")
-        .fillna(0, subset=["n_tickers"])
-        .join(F.broadcast(market_context(tables["market"], days)), "period", "left")
+        rolled.select(
+            *KEYS,
+            "as_of",
+            *return_columns(),
+            *risk_columns(),
+            *trading_columns(),
+            *[F.col(name) for name in (*HOLDINGS, "sector_momentum", "net_deposits")],
+            F.array_sort("tail_12m").alias("tail_12m"),
+        )
+        .select("*", *evidence_and_tail_columns())
+        .drop("tail_12m")
+        .fillna(0, subset=["n_tickers", "sector_count"])
+        .join(F.broadcast(market_context(tables["market"], days, closes)), "period", "left")
         .join(forward_labels(monthly, asof, calendar.last), KEYS, "left")
+        .join(next_day_label(monthly, asof), KEYS, "left")
     )
 
 
@@ -151,7 +206,8 @@ def month_period(day: date) -> int:
 
 @dataclass(frozen=True)
 class AsOfCalendar:
-    """The as-of dates of a run, ascending (one per calendar month), and the first day of the data.
+    """The as-of dates of a run, ascending (one per calendar month), the first day of the data, and
+    the market's trading days up to the last as-of date.
 
     Days from `first_day` to the month before the first as-of date (trades made before the first
     snapshot, say) keep the period of their own month: they count for positions, never for a window.
@@ -159,6 +215,7 @@ class AsOfCalendar:
 
     dates: list[date]
     first_day: date | None = None
+    trading_days: list[date] = field(default_factory=list)
 
     @property
     def last(self) -> date:
@@ -168,9 +225,13 @@ class AsOfCalendar:
     def last_period(self) -> int:
         return month_period(self.last)
 
+    def next_trading_day(self, day: date) -> date | None:
+        """The first trading day strictly after `day`, if the calendar has one."""
+        return next((d for d in self.trading_days if d > day), None)
+
 
 def asof_calendar(tables: dict[str, DataFrame]) -> AsOfCalendar:
-    """Last market day of each month from the first to the last snapshot.
+    """Last market day of each month from the first to the last snapshot, and the market's days.
 
     Raises:
         ValueError: There are no snapshots, or no market days in their span.
@@ -178,17 +239,36 @@ def asof_calendar(tables: dict[str, DataFrame]) -> AsOfCalendar:
     span = tables["snapshots"].agg(F.min("date").alias("start"), F.max("date").alias("end")).first()
     if span["end"] is None:
         raise ValueError("clean snapshots are empty: there is nothing to compute features from")
-    months = (
-        tables["market"]
+    market_days = sorted(
+        row["date"]
+        for row in tables["market"]
         .where(F.col("date") <= F.lit(span["end"]))
-        .groupBy(F.year("date"), F.month("date"))
-        .agg(F.min("date").alias("first"), F.max("date").alias("last"))
+        .select("date")
+        .distinct()
         .collect()
     )
-    dates = sorted(row["last"] for row in months if row["last"] >= span["start"].replace(day=1))
+    months: dict[int, list[date]] = {}
+    for day in market_days:
+        months.setdefault(month_period(day), []).append(day)
+    dates = [days[-1] for days in months.values() if days[-1] >= span["start"].replace(day=1)]
     if not dates:
         raise ValueError(f"the market calendar has no trading day between {span['start']} and {span['end']}")
-    return AsOfCalendar(dates, min(span["start"], *(row["first"] for row in months)))
+    return AsOfCalendar(dates, min(span["start"], market_days[0]), market_days)
+
+
+def tail_length(calendar: AsOfCalendar) -> int:
+    """How many of its smallest daily returns each period keeps for the 12-month historical VaR.
+
+    The k smallest returns of a 12-month window are among the k smallest of each of its months, so
+    keeping per month the most a window can need, ceil(n_max / 20) with n_max the most trading days
+    of 12 consecutive periods, makes the merged VaR and CVaR exact (snapshots fall on trading days
+    only: ingest rejects the others) for a few numbers per account and month.
+    """
+    per_period = Counter(month_period(day) for day in calendar.trading_days)
+    most = max(
+        (sum(per_period[p - k] for k in range(TRAILING_MONTHS)) for p in per_period), default=TAIL_DIVISOR
+    )
+    return math.ceil(most / TAIL_DIVISOR)
 
 
 def day_rows(calendar: AsOfCalendar) -> list[tuple[date, int, bool, bool]]:
@@ -224,20 +304,47 @@ def day_frame(spark: SparkSession, calendar: AsOfCalendar) -> DataFrame:
 
 
 def asof_frame(spark: SparkSession, calendar: AsOfCalendar) -> DataFrame:
-    """One row per as-of date: period, as_of (date), and the periods of the two previous as-of dates."""
+    """One row per as-of date: period, as_of (date), the periods of the two previous as-of dates, and
+    the first trading day after it (``next_day``, null at the last) with that day's period."""
     periods = [month_period(d) for d in calendar.dates]
-    rows = [
-        (periods[k], d, *[periods[k - h] if k >= h else None for h in HORIZONS])
-        for k, d in enumerate(calendar.dates)
-    ]
+    rows = []
+    for k, d in enumerate(calendar.dates):
+        next_day = calendar.next_trading_day(d)
+        previous = [periods[k - h] if k >= h else None for h in HORIZONS]
+        next_period = None if next_day is None else month_period(next_day)
+        rows.append((periods[k], d, *previous, next_day, next_period))
     schema = T.StructType(
         [
             T.StructField("period", T.IntegerType(), False),
             T.StructField("as_of", T.DateType(), False),
             *[T.StructField(f"previous_period_{h}", T.IntegerType(), True) for h in HORIZONS],
+            T.StructField("next_day", T.DateType(), True),
+            T.StructField("next_period", T.IntegerType(), True),
         ]
     )
     return spark.createDataFrame(rows, schema)
+
+
+def trading_day_frames(spark: SparkSession, calendar: AsOfCalendar) -> tuple[DataFrame, DataFrame]:
+    """Two small frames for the trade windows: trading days (k, date, period), k counting from 0, and
+    (date, base_k) for every calendar day from the first trading day to the last as-of date, base_k
+    being the last trading day on or before it."""
+    trading_days = calendar.trading_days
+    trading = [(k, day, month_period(day)) for k, day in enumerate(trading_days)]
+    span = (calendar.last - trading_days[0]).days + 1 if trading_days else 0
+    calendar_days = (trading_days[0] + timedelta(days=i) for i in range(span))
+    base = [(day, bisect_right(trading_days, day) - 1) for day in calendar_days]
+    trading_schema = T.StructType(
+        [
+            T.StructField("k", T.IntegerType(), False),
+            T.StructField("date", T.DateType(), False),
+            T.StructField("period", T.IntegerType(), False),
+        ]
+    )
+    base_schema = T.StructType(
+        [T.StructField("date", T.DateType(), False), T.StructField("base_k", T.IntegerType(), False)]
+    )
+    return spark.createDataFrame(trading, trading_schema), spark.createDataFrame(base, base_schema)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -255,8 +362,8 @@ def daily_returns(snapshots: DataFrame, days: DataFrame, index: DataFrame) -> Da
     ``r_t = equity_t / (equity_{t-1} + net_deposit_t - net_deposit_{t-1}) - 1``; a gap of missing days
     is bridged by one multi-day return. ``r`` is null on an account's first row (and when the base is
     zero); ``log_growth = ln(1 + r)`` (0 where r is null, floored at a total loss) sums to log-wealth;
-    ``m`` is the index's return over the same days (null without r or an index close). Rows after the
-    last as-of date are dropped.
+    ``m`` is the index's return over the same days (null without r or an index close);
+    ``previous_date`` is the date r is measured from. Rows after the last as-of date are dropped.
     """
     # Ordered by period too (the same order as by date), so `monthly_returns` reuses this sort.
     by_account = Window.partitionBy(ENTITY_KEY).orderBy("period", "date")
@@ -273,6 +380,9 @@ def daily_returns(snapshots: DataFrame, days: DataFrame, index: DataFrame) -> Da
             "date",
             "period",
             *[f"in_label_{h}" for h in HORIZONS],
+            "equity",
+            "net_deposit",
+            F.lag("date").over(by_account).alias("previous_date"),
             (F.col("growth") - 1).alias("r"),
             F.when(F.col("growth").isNotNull(), F.ln(F.greatest("growth", F.lit(GROWTH_FLOOR))))
             .otherwise(F.lit(0.0))
@@ -308,12 +418,15 @@ def moment_and_market_sums(r: Column, m: Column) -> list[Column]:
     ]
 
 
-def monthly_returns(daily: DataFrame) -> DataFrame:
-    """Per (account, period): return sums, the log-wealth path's range and drawdown, label sums.
+def monthly_returns(daily: DataFrame, tail_length: int) -> DataFrame:
+    """Per (account, period): return sums, the log-wealth path's range and drawdown, label sums, and more.
 
     Within a period, ``level`` is log-wealth relative to the period's start; ``high`` (>= 0, the
     start counts as a peak) and ``low`` are its extremes and ``fall`` its largest peak-to-trough drop.
     ``label{h}_*`` sum the returns that fall in the label window of the h-th previous as-of date.
+    ``tail`` holds the period's `tail_length` smallest returns, ascending; ``month_return`` is the
+    period's compounded return; ``sum_equity``/``n_equity`` sum daily equity; ``net_deposit`` is the
+    last one; ``first_r`` is the return of the period's first row, measured from ``first_previous_date``.
     """
     within = (
         Window.partitionBy(ENTITY_KEY, "period").orderBy("date").rowsBetween(Window.unboundedPreceding, 0)
@@ -340,77 +453,15 @@ def monthly_returns(daily: DataFrame) -> DataFrame:
                     f"label{h}_",
                 )
             ],
+            F.slice(F.array_sort(F.collect_list("r")), 1, tail_length).alias("tail"),
+            F.sum("equity").alias("sum_equity"),
+            F.count("equity").alias("n_equity"),
+            F.max_by("net_deposit", "date").alias("net_deposit"),
+            F.min_by("r", "date").alias("first_r"),
+            F.min_by("previous_date", "date").alias("first_previous_date"),
         )
+        .withColumn("month_return", F.when(F.col("n") > 0, compounded(F.col("sum_log"))))
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Statistics of summed returns
-
-
-def mean(n: Column, total: Column) -> Column:
-    """Mean return; null when there are none."""
-    return F.try_divide(total, n)
-
-
-def sample_sd(n: Column, total: Column, total_sq: Column) -> Column:
-    """Sample standard deviation (n - 1) from sums; null for fewer than two returns."""
-    variance = F.try_divide(total_sq - n * F.pow(mean(n, total), 2), n - 1)
-    return F.sqrt(F.when(variance < 0, F.lit(0.0)).otherwise(variance))
-
-
-def annualised_sharpe(n: Column, total: Column, total_sq: Column) -> Column:
-    """Mean over sample standard deviation, times sqrt(252); null for no spread or < 2 returns."""
-    return F.try_divide(mean(n, total), sample_sd(n, total, total_sq)) * math.sqrt(TRADING_DAYS_PER_YEAR)
-
-
-def annualised_sortino(n: Column, total: Column, down_sq: Column) -> Column:
-    """Mean over downside deviation (root mean squared loss, target 0), annualised."""
-    return F.try_divide(mean(n, total), F.sqrt(F.try_divide(down_sq, n))) * math.sqrt(TRADING_DAYS_PER_YEAR)
-
-
-def skewness_and_kurtosis(
-    n: Column, total: Column, total_sq: Column, total_cube: Column, total_fourth: Column
-) -> tuple[Column, Column]:
-    """Population skewness and (non-excess) kurtosis from power sums; null for < 3 returns or no spread."""
-    mu = mean(n, total)
-    e2, e3, e4 = (F.try_divide(power_sum, n) for power_sum in (total_sq, total_cube, total_fourth))
-    m2 = e2 - mu * mu
-    m3 = e3 - 3 * mu * e2 + 2 * mu * mu * mu
-    m4 = e4 - 4 * mu * e3 + 6 * mu * mu * e2 - 3 * mu * mu * mu * mu
-    defined = (n >= 3) & (m2 > 0)
-    return F.when(defined, m3 / F.pow(m2, 1.5)), F.when(defined, m4 / (m2 * m2))
-
-
-def market_regression(
-    n: Column, sum_m: Column, sum_r: Column, sum_m2: Column, sum_r2: Column, sum_rm: Column
-) -> tuple[Column, Column, Column]:
-    """OLS of returns r on the index's returns m: beta, annualised alpha and alpha's t-statistic.
-
-    From sums over paired returns; null for fewer than 3 pairs or an index that did not move. The
-    t-statistic uses the residual variance with n - 2 degrees of freedom.
-    """
-    mean_m, mean_r = mean(n, sum_m), mean(n, sum_r)
-    var_m = sum_m2 - n * mean_m * mean_m  # centred sums of squares and products
-    cov = sum_rm - n * mean_m * mean_r
-    var_r = sum_r2 - n * mean_r * mean_r
-    beta = F.try_divide(cov, var_m)
-    alpha = mean_r - beta * mean_m
-    residual = F.try_divide(var_r - beta * cov, n - 2)
-    alpha_se = F.sqrt(
-        F.when(residual < 0, F.lit(0.0)).otherwise(residual) * (1 / n + mean_m * mean_m / var_m)
-    )
-    defined = n >= 3
-    return (
-        F.when(defined, beta),
-        F.when(defined, alpha * TRADING_DAYS_PER_YEAR),
-        F.when(defined, F.try_divide(alpha, alpha_se)),
-    )
-
-
-def compounded(sum_log: Column) -> Column:
-    """Compounded return from the sum of log-growths: prod(1 + r) - 1."""
-    return F.exp(sum_log) - 1
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -466,143 +517,188 @@ def trailing_log_drawdown() -> Column:
     return F.greatest(*falls)
 
 
-def return_features(grid: DataFrame, monthly: DataFrame, trades: DataFrame) -> DataFrame:
-    """Trailing-12-month and since-inception return features, trade count and tenure on the grid.
+def rolled_panel(grid: DataFrame, monthly: DataFrame, activity: DataFrame, held: DataFrame) -> DataFrame:
+    """The grid with the window sums every feature needs, each a named column computed once.
 
-    Window sums are named columns first, so that each is computed once.
+    ``<sum>_12m`` adds a per-period sum up over the trailing 12 periods (``_3m``, ``_6m``: the
+    shorter windows); ``tail_12m`` gathers the periods' smallest returns; ``grid_months_12m`` counts
+    the as-of dates of the window the account was on the grid (open, with a snapshot); the trade-edge
+    sums count a trade once its window has closed. Running figures since inception, the net deposits
+    at T and the per-period holdings ride along.
 
     Args:
         grid: (account_id, period, as_of, opened_at), from `account_grid`.
         monthly: Per (account, period) sums, from `monthly_returns`.
-        trades: (account_id, period, trades), from `trade_counts`.
+        activity: Per (account, period) trade sums, from `components.features_trading.trade_activity`.
+        held: Per (account, period) holdings, from `components.features_trading.holdings`.
     """
     by_account = Window.partitionBy(ENTITY_KEY).orderBy("period")
-    trailing = by_account.rangeBetween(-(TRAILING_MONTHS - 1), 0)
+    year = trailing(by_account, TRAILING_MONTHS)
     to_date = by_account.rowsBetween(Window.unboundedPreceding, 0)
     before = by_account.rowsBetween(Window.unboundedPreceding, -1)
     start_level = F.coalesce(F.sum("sum_log").over(before), F.lit(0.0))
-    rolled = (
+    month_return = F.col("month_return")
+    return (
         grid.join(monthly, KEYS, "left")
-        .join(trades, KEYS, "left")
+        .join(activity, KEYS, "left")
+        .join(held, KEYS, "left")
         .withColumn("start_level", start_level)
         .select(
             *KEYS,
             "as_of",
             "opened_at",
+            *HOLDINGS,
+            "sector_momentum",
             (F.col("start_level") + F.col("high")).alias("peak"),
             (F.col("start_level") + F.col("low")).alias("trough"),
             *[
-                F.sum(name).over(trailing).alias(f"{name}_12m")
-                for name in (*SUMS, *MOMENT_SUMS, *MARKET_SUMS, "trades")
+                F.sum(name).over(year).alias(f"{name}_12m")
+                for name in (*SUMS, *MOMENT_SUMS, *MARKET_SUMS, *EQUITY_SUMS, *ACTIVITY_SUMS)
             ],
-            F.max("fall").over(trailing).alias("fall_12m"),
+            *[
+                F.sum(name).over(trailing(by_account, months)).alias(f"{name}_{months}m")
+                for months in SHORT_WINDOWS
+                for name in SUMS
+            ],
+            F.flatten(F.collect_list("tail").over(year)).alias("tail_12m"),
+            *[
+                aggregate.over(year).alias(f"{name}_12m")
+                for name, aggregate in zip(
+                    MONTH_SUMS,
+                    (F.count(month_return), F.sum(month_return), F.sum(month_return**2)),
+                    strict=True,
+                )
+            ],
+            F.count(F.lit(1)).over(year).alias("grid_months_12m"),
+            F.sum(F.coalesce("gross_value", F.lit(0.0))).over(year).alias("gross_value_12m"),
+            *closed_edge_sums(by_account),
+            F.max("fall").over(year).alias("fall_12m"),
             F.coalesce(F.sum("n").over(to_date), F.lit(0)).alias("track_record"),
             F.sum("sum_log").over(to_date).alias("sum_log_to_date"),
+            F.last("net_deposit", ignorenulls=True).over(to_date).alias("net_deposits"),
         )
         .select("*", *lagged(["period", "peak", "trough"], by_account))
     )
-    n, total, total_sq, down_sq, total_log = (F.col(f"{name}_12m") for name in SUMS)
+
+
+def closed_edge_sums(by_account: WindowSpec) -> list[Column]:
+    """``edge_<sum>_12m``: the edge sums of the trailing 12 periods' trades whose window closed by T.
+
+    A trade of period q whose 10-day window closes ``lag`` periods later counts at T (period p) when
+    q is in the window and q + lag <= p: its sums are added up over the periods p - 11 .. p - lag.
+    """
+    columns = []
+    for i, name in enumerate(EDGE_SUMS):
+        parts = [
+            F.coalesce(
+                F.sum(edge_sum_names(lag)[i]).over(trailing(by_account, TRAILING_MONTHS, -lag)), F.lit(0)
+            )
+            for lag in EDGE_LAGS
+        ]
+        columns.append(reduce(Column.__add__, parts).alias(f"edge_{name}_12m"))
+    return columns
+
+
+def trailing(by_account: WindowSpec, months: int, end: int = 0) -> WindowSpec:
+    """The periods ``p - months + 1 .. p + end`` of each grid row's period p (end <= 0)."""
+    return by_account.rangeBetween(-(months - 1), end)
+
+
+def window_sums(names: tuple[str, ...], months: int) -> list[Column]:
+    """The `rolled_panel` columns of `names` summed over the trailing `months`."""
+    return [F.col(f"{name}_{months}m") for name in names]
+
+
+def return_columns() -> list[Column]:
+    """Risk-adjusted returns, volatility, drawdown and returns over the windows, and the track record."""
+    n, total, total_sq, down_sq, total_log = window_sums(SUMS, TRAILING_MONTHS)
     has_returns = n > 0
-    skew, kurtosis = skewness_and_kurtosis(
-        n, total, total_sq, *(F.col(f"{name}_12m") for name in MOMENT_SUMS)
-    )
-    beta, alpha, alpha_t = market_regression(*(F.col(f"{name}_12m") for name in MARKET_SUMS))
-    return rolled.select(
-        *KEYS,
-        "as_of",
+    shorter = []
+    for months in SHORT_WINDOWS:
+        n_m, total_m, total_sq_m, down_sq_m, _ = window_sums(SUMS, months)
+        shorter += [
+            annualised_sharpe(n_m, total_m, total_sq_m).alias(f"sharpe_{months}m"),
+            annualised_sortino(n_m, total_m, down_sq_m).alias(f"sortino_{months}m"),
+        ]
+    return [
         annualised_sharpe(n, total, total_sq).alias("sharpe_12m"),
         annualised_sortino(n, total, down_sq).alias("sortino_12m"),
-        (sample_sd(n, total, total_sq) * math.sqrt(TRADING_DAYS_PER_YEAR)).alias("volatility_12m"),
+        (sample_sd(n, total, total_sq) * ANNUALISE).alias("volatility_12m"),
         F.when(has_returns, 1 - F.exp(-trailing_log_drawdown())).alias("max_drawdown_12m"),
         F.when(has_returns, compounded(total_log)).alias("return_12m"),
-        F.coalesce("trades_12m", F.lit(0)).alias("trade_count_12m"),
         F.datediff("as_of", "opened_at").alias("tenure_days"),
         F.col("track_record").alias("track_record_days"),
         F.when(F.col("track_record") > 0, compounded(F.col("sum_log_to_date"))).alias("roi_since_inception"),
         F.coalesce(n, F.lit(0)).alias("returns_12m"),
+        *shorter,
+        sample_variance(*window_sums(MONTH_SUMS, TRAILING_MONTHS)).alias("monthly_return_var_12m"),
+    ]
+
+
+def risk_columns() -> list[Column]:
+    """Moments, Gaussian VaR and CVaR of the 12-month daily returns, and their regression on the S&P 500."""
+    n, total, total_sq, _, _ = window_sums(SUMS, TRAILING_MONTHS)
+    skew, kurtosis = skewness_and_kurtosis(n, total, total_sq, *window_sums(MOMENT_SUMS, TRAILING_MONTHS))
+    var_param, cvar_param = gaussian_var_cvar(n, total, total_sq)
+    market = market_regression(*window_sums(MARKET_SUMS, TRAILING_MONTHS))
+    return [
         skew.alias("skew_12m"),
         kurtosis.alias("kurtosis_12m"),
-        beta.alias("beta_12m"),
-        alpha.alias("alpha_12m"),
-        alpha_t.alias("alpha_tstat_12m"),
-    )
+        market["beta"].alias("beta_12m"),
+        market["alpha"].alias("alpha_12m"),
+        market["alpha_t"].alias("alpha_tstat_12m"),
+        var_param.alias("var_95_param_12m"),
+        cvar_param.alias("cvar_95_param_12m"),
+        market["corr"].alias("corr_spx_12m"),
+    ]
 
 
-# ---------------------------------------------------------------------------------------------------
-# Trading: activity and holdings
+def evidence_and_tail_columns() -> list[Column]:
+    """PSR and historical VaR and CVaR, from columns of the previous step (``sharpe_12m``, ``skew_12m``,
+    ``kurtosis_12m``, ``returns_12m`` and the sorted ``tail_12m``).
 
-
-def monthly_positions(trades: DataFrame, days: DataFrame) -> DataFrame:
-    """Per (account, symbol, period): number of trades and net signed quantity (buys minus sells)."""
-    signed = F.when(F.col("side") == "buy", F.col("qty")).when(F.col("side") == "sell", -F.col("qty"))
-    return (
-        trades.withColumn("date", F.to_date("ts"))
-        .join(F.broadcast(days.select("date", "period")), "date")
-        .groupBy(ENTITY_KEY, "symbol", "period")
-        .agg(F.count(F.lit(1)).alias("trades"), F.coalesce(F.sum(signed), F.lit(0.0)).alias("net_qty"))
-    )
-
-
-def trade_counts(positions: DataFrame) -> DataFrame:
-    """Per (account, period): number of trades."""
-    return positions.groupBy(*KEYS).agg(F.sum("trades").alias("trades"))
-
-
-def closes_at_asof(market: DataFrame, days: DataFrame) -> DataFrame:
-    """Per (symbol, period): the last close on or before the period's as-of date."""
-    return (
-        market.join(F.broadcast(days.select("date", "period")), "date")
-        .groupBy("symbol", "period")
-        .agg(F.max_by("close", "date").alias("close"))
-    )
-
-
-def holdings(positions: DataFrame, closes: DataFrame, last_period: int) -> DataFrame:
-    """Per (account, period): symbols held at the as-of date and HHI of their absolute values.
-
-    A position is the cumulative signed quantity of a symbol up to T, valued at T's close; it is
-    carried over the periods without trades up to the next change (or the last period).
+    A step of its own: their formulas use each input several times, and Spark does not share a
+    sub-expression inside a conditional branch, so they read finished columns, not expressions.
     """
-    by_symbol = Window.partitionBy(ENTITY_KEY, "symbol").orderBy("period")
-    carried = positions.select(
-        ENTITY_KEY,
-        "symbol",
-        "period",
-        F.sum("net_qty").over(by_symbol.rowsBetween(Window.unboundedPreceding, 0)).alias("qty"),
-        F.coalesce(F.lead("period").over(by_symbol) - 1, F.lit(last_period)).alias("until"),
-    ).where(F.abs("qty") > POSITION_EPSILON)
-    value = F.abs(F.col("qty") * F.col("close"))
-    return (
-        carried.select(ENTITY_KEY, "symbol", "qty", F.explode(F.sequence("period", "until")).alias("period"))
-        .join(F.broadcast(closes), ["symbol", "period"], "left")
-        .groupBy(*KEYS)
-        .agg(
-            F.count(F.lit(1)).alias("n_tickers"),
-            F.try_divide(F.sum(value * value), F.pow(F.sum(value), 2)).alias("hhi"),
-        )
+    n = F.col("returns_12m")
+    sharpe_per_day = F.col("sharpe_12m") / ANNUALISE
+    var_hist, cvar_hist = historical_var_cvar(F.col("tail_12m"), n)
+    return [
+        probabilistic_sharpe(sharpe_per_day, n, F.col("skew_12m"), F.col("kurtosis_12m")).alias("psr_12m"),
+        var_hist.alias("var_95_hist_12m"),
+        cvar_hist.alias("cvar_95_hist_12m"),
+    ]
+
+
+def trading_columns() -> list[Column]:
+    """Trade count and frequency, turnover, holding period and the edge of trades, trailing 12 months.
+
+    - ``trade_frequency``: trades per as-of date the account was on the grid in the window;
+    - ``turnover_12m``: traded notional over average daily equity, scaled to 12 months;
+    - ``avg_holding_days``: average holding period by Little's law, inventory over throughput: the
+      mean month-end position value over half the traded notional per day (null without trades);
+    - ``trade_edge_tstat_12m``: t-statistic of the trades' signed 10-day returns over the S&P 500,
+      counting only windows closed by T (null for fewer than 5 trades).
+    """
+    trades, notional, months = (
+        F.coalesce("trades_12m", F.lit(0)),
+        F.col("notional_12m"),
+        F.col("grid_months_12m"),
     )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Market context and labels
-
-
-def market_context(market: DataFrame, days: DataFrame) -> DataFrame:
-    """Per period: annualised realised volatility of the index's last 21 daily returns at T."""
-    by_date = Window.partitionBy("symbol").orderBy("date")
-    last_days = by_date.rowsBetween(-(MARKET_VOL_DAYS - 1), 0)
-    volatility = F.when(
-        F.count("r").over(last_days) >= MARKET_VOL_DAYS,
-        F.stddev_samp("r").over(last_days) * math.sqrt(TRADING_DAYS_PER_YEAR),
-    )
-    return (
-        market.where(F.col("symbol") == INDEX_SYMBOL)
-        .withColumn("r", F.try_divide(F.col("close"), F.lag("close").over(by_date)) - 1)
-        .withColumn("volatility", volatility)
-        .join(F.broadcast(days.select("date", "period")), "date")
-        .groupBy("period")
-        .agg(F.max_by("volatility", "date").alias("market_vol_21d"))
-    )
+    average_equity = F.try_divide(F.col("sum_equity_12m"), F.col("n_equity_12m"))
+    notional_per_day = F.try_divide(notional, months * DAYS_PER_MONTH)
+    average_positions = F.col("gross_value_12m") / months
+    return [
+        trades.alias("trade_count_12m"),
+        (trades / months).alias("trade_frequency"),
+        F.when(
+            average_equity > 0, F.coalesce(notional, F.lit(0.0)) / average_equity * TRAILING_MONTHS / months
+        ).alias("turnover_12m"),
+        F.try_divide(2 * average_positions, notional_per_day).alias("avg_holding_days"),
+        t_statistic(
+            *window_sums(tuple(f"edge_{name}" for name in EDGE_SUMS), TRAILING_MONTHS), MIN_EDGE_TRADES
+        ).alias("trade_edge_tstat_12m"),
+    ]
 
 
 def forward_labels(monthly: DataFrame, asof: DataFrame, last_day: date) -> DataFrame:
@@ -631,6 +727,24 @@ def forward_labels(monthly: DataFrame, asof: DataFrame, last_day: date) -> DataF
         *KEYS,
         F.when(valid, annualised_sharpe(F.col("n"), F.col("sum_r"), F.col("sum_r2"))).alias("fwd_sharpe_30d"),
         F.when(valid, compounded(F.col("sum_log"))).alias("fwd_return_30d"),
+    )
+
+
+def next_day_label(monthly: DataFrame, asof: DataFrame) -> DataFrame:
+    """Per (account, period): ``fwd_return_1d``, the return of the first trading day after T.
+
+    It is the return of the account's first row of the next period when that row is dated on the
+    first trading day after T and measured from a snapshot at T; null otherwise (a missing snapshot
+    on either day would make it a return over other days), and at the last as-of date.
+    """
+    label_days = asof.where(F.col("next_day").isNotNull()).select(
+        F.col("period").alias("asof_period"), "as_of", "next_day", F.col("next_period").alias("period")
+    )
+    one_day = (F.col("first_date") == F.col("next_day")) & (F.col("first_previous_date") == F.col("as_of"))
+    return monthly.join(F.broadcast(label_days), "period").select(
+        ENTITY_KEY,
+        F.col("asof_period").alias("period"),
+        F.when(one_day, F.col("first_r")).alias("fwd_return_1d"),
     )
 
 

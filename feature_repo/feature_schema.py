@@ -29,10 +29,39 @@ FEATURES: dict[str, str] = {
     "beta_12m": "Beta of daily returns to the S&P 500's return over the same days, trailing 12 months.",
     "alpha_12m": "Annualised intercept of daily returns regressed on the S&P 500's, trailing 12 months.",
     "alpha_tstat_12m": "t-statistic of alpha_12m: market-adjusted evidence of skill, trailing 12 months.",
+    # Risk-adjusted returns over shorter windows, and the evidence behind the 12-month Sharpe ratio.
+    "sharpe_3m": "Annualised Sharpe ratio of daily returns over the trailing 3 months.",
+    "sharpe_6m": "Annualised Sharpe ratio of daily returns over the trailing 6 months.",
+    "sortino_3m": "Annualised Sortino ratio (target 0) over the trailing 3 months.",
+    "sortino_6m": "Annualised Sortino ratio (target 0) over the trailing 6 months.",
+    "psr_12m": "Probabilistic Sharpe ratio: P(true Sharpe > 0) from sharpe_12m, skew, kurtosis and n.",
+    # Tail risk of daily returns, as positive losses.
+    "var_95_hist_12m": "Historical 95% value at risk of daily returns, trailing 12 months (a loss, > 0).",
+    "cvar_95_hist_12m": "Historical 95% CVaR: mean of the worst 5% of daily returns, trailing 12 months.",
+    "var_95_param_12m": "Gaussian 95% value at risk of daily returns (1.645 sd - mean), trailing 12 months.",
+    "cvar_95_param_12m": "Gaussian 95% CVaR of daily returns (2.063 sd - mean), trailing 12 months.",
+    "corr_spx_12m": "Correlation of daily returns with the S&P 500's over the same days, trailing 12 months.",
+    "monthly_return_var_12m": "Sample variance of the compounded monthly returns of the trailing 12 months.",
+    # Holdings at the as-of date (absolute position values; the index is no sector's holding).
+    "top3_share": "Share of the three largest positions in the total position value at the as-of date.",
+    "max_sector_share": "Largest share of the total position value held in one stock sector.",
+    "sector_count": "Number of stock sectors held at the as-of date (the index not counted).",
+    "index_share": "Share of the total position value held in the S&P 500 itself.",
+    # Activity and the edge of trades, trailing 12 months.
+    "trade_frequency": "Trades per month over the trailing 12 months (months the account was open).",
+    "avg_holding_days": "Average holding period in days: position value over half the daily traded notional.",
+    "turnover_12m": "Traded notional over average equity, trailing 12 months, scaled to a year.",
+    "trade_edge_tstat_12m": "t-stat of trades' signed 10-day return over the S&P 500, windows closed by T.",
+    "net_deposits": "Cumulative deposits minus withdrawals at the as-of date (currency units).",
+    # Market context at the as-of date.
+    "spx_trend_12m": "Return of the S&P 500 over the trailing 12 months.",
+    "spx_drawdown": "Fall of the S&P 500 from its highest close up to the as-of date (>= 0).",
+    "sector_momentum": "12-1 month momentum of the sectors held, weighted by position value.",
 }
 
 # Labels, computed strictly after the as-of date. Never features.
 LABELS: dict[str, str] = {
     "fwd_sharpe_30d": "Annualised Sharpe ratio of daily returns in the 30 days after the as-of date.",
     "fwd_return_30d": "Compounded return in the 30 days after the as-of date.",
+    "fwd_return_1d": "Return of the first trading day after the as-of date (the 1-day proxy label).",
 }

@@ -4,218 +4,44 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
-from components.contract import TABLES
 from components.features import AsOfCalendar, build_features, daily_returns, day_frame, index_closes
 from components.layout import DataLayout
 from components.spark import spark_session
 from feature_repo.feature_schema import FEATURES, LABELS
+from tests.feature_world import (
+    AFTER_MAR,
+    ASOF,
+    C_FIRST_SNAPSHOT,
+    C_OPENED,
+    DEPOSIT,
+    FEB,
+    JAN,
+    LAST,
+    MAR,
+    MISSING_DAY,
+    WITHDRAWAL,
+    WORLD_DAYS,
+    closes,
+    expected_index_returns,
+    expected_returns,
+    planted_returns,
+    read_output,
+    reference_regression,
+    reference_stats,
+    trailing,
+    write_table_without,
+    write_world,
+)
 
 pytestmark = pytest.mark.spark
 
-MARKET_DAYS = [d.date() for d in pd.bdate_range("2020-12-01", "2022-04-14")]  # Mon-Fri, no holidays
-WORLD_DAYS = [d for d in MARKET_DAYS if d >= date(2021, 1, 4)]  # 15.5 months: windows drop old months
-ASOF = sorted({(d.year, d.month): d for d in WORLD_DAYS}.values())  # the last world day of each month
-JAN, FEB, MAR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31)
-LAST = date(2022, 4, 14)  # the data ends mid-month: the last as-of date
-MISSING_DAY = date(2021, 2, 10)  # A has no snapshot that day
-DEPOSIT = (date(2021, 1, 20), 500.0)
-WITHDRAWAL = (date(2021, 3, 10), -300.0)
-B_CLOSED = date(2021, 2, 15)
-D_CLOSED = date(2021, 2, 5)  # five returns after JAN: too few for a label
-C_OPENED, C_FIRST_SNAPSHOT = date(2021, 1, 27), date(2021, 2, 10)
-MONTH_DRIFT = {1: 0.004, 2: -0.006, 3: 0.002}  # A rises in January, falls in February
-
-
-def planted_returns(days: list[date], seed: int) -> np.ndarray:
-    """Daily returns of an account, drifting by month so that drawdowns span months."""
-    noise = np.random.default_rng(seed).normal(0.0, 0.01, len(days))
-    return np.array([MONTH_DRIFT.get(d.month, 0.0005) for d in days]) + noise
-
-
-def equity_path(
-    returns: np.ndarray, flows: np.ndarray, start: float = 1000.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and net deposits when flows arrive at the start of a day and the day then returns r."""
-    equity, net = np.empty(len(returns)), np.cumsum(flows) + start
-    equity[0] = start
-    for t in range(1, len(returns)):
-        equity[t] = (equity[t - 1] + flows[t]) * (1 + returns[t])
-    return equity, net
-
-
-def closes() -> dict[str, dict[date, float]]:
-    spx = 3000.0 * np.cumprod(1 + 0.008 * np.sin(np.arange(len(MARKET_DAYS)) * 1.3))
-    return {
-        "AAA": {d: 100.0 + 0.5 * i for i, d in enumerate(MARKET_DAYS)},
-        "BBB": dict.fromkeys(MARKET_DAYS, 50.0),
-        "SPX": dict(zip(MARKET_DAYS, spx, strict=True)),
-    }
-
-
-A_TRADES = [  # (ts, symbol, side, qty)
-    (datetime(2021, 1, 5, 10), "AAA", "buy", 10.0),
-    (datetime(2021, 1, 6, 11), "BBB", "buy", 20.0),
-    (datetime(2021, 1, 29, 21), "BBB", "buy", 5.0),  # late on the as-of day: counts at JAN
-    (datetime(2021, 1, 30, 10), "AAA", "sell", 4.0),  # a Saturday after JAN: belongs to FEB
-    (datetime(2021, 2, 16, 10), "SPX", "buy", 2.0),
-    (datetime(2021, 3, 3, 10), "AAA", "sell", 6.0),  # AAA is flat from here on
-]
-B_TRADES = [(datetime(2021, 1, 4, 10), "AAA", "buy", 1.0), (datetime(2021, 2, 15, 16), "AAA", "sell", 1.0)]
-
-
-def account_snapshots(account: str, days: list[date], returns: np.ndarray, flows: np.ndarray) -> dict:
-    equity, net = equity_path(returns, flows)
-    return {
-        "account_id": [account] * len(days),
-        "date": days,
-        "equity": list(equity),
-        "net_deposit": list(net),
-    }
-
-
-def world_snapshots(future_factor: float) -> pd.DataFrame:
-    """Snapshots of A (deposit, withdrawal, a missing day), B and D (close) and C (starts late).
-
-    `future_factor` multiplies A's equity after FEB: a change only the future may see.
-    """
-    flows = np.array([dict([DEPOSIT, WITHDRAWAL]).get(d, 0.0) for d in WORLD_DAYS])
-    a = pd.DataFrame(account_snapshots("A", WORLD_DAYS, planted_returns(WORLD_DAYS, 1), flows))
-    a.loc[a["date"] > FEB, "equity"] *= future_factor
-    a = a[a["date"] != MISSING_DAY]
-    b_days = [d for d in WORLD_DAYS if d <= B_CLOSED]
-    b = pd.DataFrame(account_snapshots("B", b_days, planted_returns(b_days, 2), np.zeros(len(b_days))))
-    c_days = [d for d in WORLD_DAYS if d >= C_FIRST_SNAPSHOT]
-    c = pd.DataFrame(account_snapshots("C", c_days, planted_returns(c_days, 3), np.zeros(len(c_days))))
-    d_days = [d for d in WORLD_DAYS if d <= D_CLOSED]
-    d = pd.DataFrame(account_snapshots("D", d_days, planted_returns(d_days, 4), np.zeros(len(d_days))))
-    return pd.concat([a, b, c, d], ignore_index=True).assign(cash=0.0)
-
-
-def world_trades(extra: list | None = None) -> pd.DataFrame:
-    rows = [("A", *t) for t in A_TRADES + (extra or [])] + [("B", *t) for t in B_TRADES]
-    frame = pd.DataFrame(rows, columns=["account_id", "ts", "symbol", "side", "qty"])
-    prices = closes()
-    frame["price"] = [
-        prices[s].get(ts.date(), 100.0) for s, ts in zip(frame["symbol"], frame["ts"], strict=True)
-    ]
-    return frame.assign(trade_id=[f"t{i}" for i in range(len(frame))], fee=0.0)
-
-
-def write_table(root: Path, name: str, frame: pd.DataFrame) -> None:
-    schema = pa.schema(TABLES[name])
-    (root / "clean" / name).mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-    pq.write_table(table, root / "clean" / name / "part-0.parquet")
-
-
-def write_table_without(root: Path, name: str, column: str) -> None:
-    path = root / "clean" / name / "part-0.parquet"
-    pq.write_table(pq.read_table(path).drop_columns([column]), path)
-
-
-def write_world(root: Path, future_factor: float = 1.0, future_trades: list | None = None) -> DataLayout:
-    accounts = pd.DataFrame(
-        {
-            "account_id": ["A", "B", "C", "D"],
-            "opened_at": [date(2021, 1, 4), date(2021, 1, 4), C_OPENED, date(2021, 1, 4)],
-            "closed_at": [None, B_CLOSED, None, D_CLOSED],
-            "country": ["DE", "FR", "IT", "ES"],
-        }
-    )
-    market = pd.DataFrame(
-        [(d, s, c) for s, series in closes().items() for d, c in series.items()],
-        columns=["date", "symbol", "close"],
-    )
-    sectors = pd.DataFrame({"symbol": ["AAA", "BBB", "SPX"], "sector": ["Tech", "Energy", "Index"]})
-    for name, frame in [
-        ("accounts", accounts),
-        ("snapshots", world_snapshots(future_factor)),
-        ("trades", world_trades(future_trades)),
-        ("market", market),
-        ("sectors", sectors),
-    ]:
-        write_table(root, name, frame)
-    return DataLayout(root)
-
-
-# --- reference computations, independent of the job -------------------------------------------------
-
-
-def expected_returns(account: str) -> pd.Series:
-    """Flow-adjusted returns by date, recomputed with pandas from the written snapshots."""
-    snaps = world_snapshots(1.0).query("account_id == @account").sort_values("date")
-    base = snaps["equity"].shift() + snaps["net_deposit"].diff()
-    return (snaps["equity"] / base - 1).set_axis(snaps["date"]).dropna()
-
-
-def expected_index_returns(account: str) -> pd.Series:
-    """The S&P 500's return over the same days as each of the account's returns (gaps bridged alike)."""
-    dates = world_snapshots(1.0).query("account_id == @account")["date"].sort_values()
-    spx = pd.Series(closes()["SPX"])
-    return pd.Series(spx[dates].to_numpy()[1:] / spx[dates].to_numpy()[:-1] - 1, index=dates.to_numpy()[1:])
-
-
-def reference_regression(r: np.ndarray, m: np.ndarray) -> dict[str, float]:
-    """OLS of r on m: beta, daily alpha and the t-statistic of alpha."""
-    beta, alpha = np.polyfit(m, r, 1)
-    residual = r - alpha - beta * m
-    s2 = residual @ residual / (len(r) - 2)
-    se = math.sqrt(s2 * (1 / len(r) + m.mean() ** 2 / ((m - m.mean()) @ (m - m.mean()))))
-    return {"beta": beta, "alpha": alpha, "t": alpha / se}
-
-
-def window_start(as_of: date) -> date | None:
-    """The as-of date twelve months before `as_of`: the trailing window is (start, as_of]."""
-    return next((d for d in ASOF if (d.year, d.month) == (as_of.year - 1, as_of.month)), None)
-
-
-def trailing(returns: pd.Series, as_of: date) -> np.ndarray:
-    start = window_start(as_of) or date.min
-    return returns[(returns.index > start) & (returns.index <= as_of)].to_numpy()
-
-
-def reference_stats(r: np.ndarray) -> dict[str, float]:
-    wealth = np.concatenate([[1.0], np.cumprod(1 + r)])
-    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))
-    return {
-        "sharpe": r.mean() / r.std(ddof=1) * math.sqrt(252),
-        "sortino": r.mean() / downside * math.sqrt(252),
-        "volatility": r.std(ddof=1) * math.sqrt(252),
-        "max_drawdown": float(np.max(1 - wealth / np.maximum.accumulate(wealth))),
-        "return": float(np.prod(1 + r) - 1),
-    }
-
-
-# --- fixtures ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def spark():
-    with spark_session("skillrank-test-features", master="local[2]", shuffle_partitions=2) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def built(spark, tmp_path_factory) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    layout = write_world(tmp_path_factory.mktemp("world"))
-    counts = build_features(layout, spark)
-    return counts, read_output(layout.features), read_output(layout.labels)
-
-
-def read_output(path: Path) -> pd.DataFrame:
-    frame = pq.read_table(path).to_pandas()
-    frame["as_of"] = frame["as_of_date"].dt.date
-    return frame.set_index(["account_id", "as_of"]).sort_index()
-
+THIRTY_DAY_LABELS = ["fwd_sharpe_30d", "fwd_return_30d"]
 
 # --- tests -------------------------------------------------------------------------------------------
 
@@ -233,7 +59,8 @@ def test_flow_adjusted_returns_bridge_gaps_and_ignore_deposits(spark, tmp_path):
     assert got[date(2021, 2, 11)] == pytest.approx(bridged, rel=1e-9)
     assert got[DEPOSIT[0]] == pytest.approx(planted[DEPOSIT[0]], rel=1e-9)
     assert got[WITHDRAWAL[0]] == pytest.approx(planted[WITHDRAWAL[0]], rel=1e-9)
-    assert len(got) == len(WORLD_DAYS) - 2  # no return on the first day, one for the two around the gap
+    assert AFTER_MAR not in got.index
+    assert len(got) == len(WORLD_DAYS) - 3  # none on the first day, one for each gap and the day before
 
 
 def test_tables_have_the_schema_feast_and_training_read(built):
@@ -252,9 +79,10 @@ def test_rows_exist_for_open_accounts_with_a_snapshot_by_the_as_of_date(built):
         ("B", JAN),  # closed on Feb 15: no row after
         *[("C", d) for d in ASOF if d >= FEB],  # opened Jan 27 but first snapshot Feb 10: no JAN row
         ("D", JAN),
+        *[("E", d) for d in ASOF],
     }
     assert len(ASOF) == 16 and ASOF[-1] == LAST
-    assert counts == {"rows": 16 + 1 + 15 + 1, "accounts": 4, "as_of_dates": 16}
+    assert counts == {"rows": 16 + 1 + 15 + 1 + 16, "accounts": 5, "as_of_dates": 16}
 
 
 def test_return_features_match_a_reference_computation(built):
@@ -351,13 +179,30 @@ def test_labels_use_the_30_days_strictly_after_the_as_of_date(built):
 def test_labels_are_null_until_their_window_is_over(built):
     _, _, labels = built
     immature = [("A", date(2022, 3, 31)), ("A", LAST), ("C", LAST)]  # T + 30 days is after LAST
-    assert labels.loc[immature, list(LABELS)].isna().all().all()
+    assert labels.loc[immature, THIRTY_DAY_LABELS].isna().all().all()
     assert labels.loc[("A", date(2022, 2, 28)), list(LABELS)].notna().all()
+    assert labels.loc[("A", date(2022, 3, 31)), "fwd_return_1d"] == pytest.approx(
+        expected_returns("A")[date(2022, 4, 1)], rel=1e-9
+    )  # the next day is in the data
+    assert labels.loc[[("A", LAST), ("C", LAST)], "fwd_return_1d"].isna().all()
 
 
 def test_labels_are_null_with_fewer_than_ten_returns_in_the_window(built):
     _, _, labels = built
-    assert labels.loc[("D", JAN), list(LABELS)].isna().all()  # closed five trading days after JAN
+    assert labels.loc[("D", JAN), THIRTY_DAY_LABELS].isna().all()  # closed five trading days after JAN
+
+
+def test_the_one_day_label_is_the_return_of_the_first_trading_day_after_the_as_of_date(built):
+    _, _, labels = built
+    returns = expected_returns("A")
+    for as_of in (JAN, FEB, date(2021, 12, 31)):
+        next_day = min(d for d in WORLD_DAYS if d > as_of)
+        assert next_day.month != as_of.month and as_of in returns.index  # measured from T's close
+        assert labels.loc[("A", as_of), "fwd_return_1d"] == pytest.approx(returns[next_day], rel=1e-9)
+    # A has no snapshot on the first trading day after MAR: the next return spans two days, not one.
+    assert AFTER_MAR not in returns.index and np.isnan(labels.loc[("A", MAR), "fwd_return_1d"])
+    # B has none on JAN itself: its return of the next day is measured from a close before T.
+    assert JAN not in expected_returns("B").index and np.isnan(labels.loc[("B", JAN), "fwd_return_1d"])
 
 
 def test_a_missing_required_column_is_named(spark, tmp_path):

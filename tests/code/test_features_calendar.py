@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from components.features import AsOfCalendar, day_rows, month_period
+import pandas as pd
+
+from components.features import AsOfCalendar, day_rows, month_period, tail_length
 
 JAN, FEB, MAR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31)
 CALENDAR = AsOfCalendar([JAN, FEB, MAR], first_day=date(2020, 12, 30))
@@ -41,3 +43,17 @@ def test_label_windows_are_the_30_days_after_each_of_the_two_previous_as_of_date
     assert rows[date(2021, 3, 1)][1:] == (True, False)  # JAN + 30 days is Feb 28
     assert rows[date(2021, 3, 28)][1:] == (True, False)  # FEB + 30 days
     assert rows[date(2021, 3, 29)][1:] == (False, False)
+
+
+def test_each_period_keeps_enough_returns_for_the_worst_twentieth_of_any_12_month_window():
+    trading_days = [d.date() for d in pd.bdate_range("2020-01-01", "2021-12-31")]  # 262 in 2020
+    calendar = AsOfCalendar([date(2021, 12, 31)], trading_days=trading_days)
+    assert tail_length(calendar) == 14  # ceil(262 / 20)
+    assert tail_length(AsOfCalendar([date(2021, 12, 31)], trading_days=trading_days[:20])) == 1
+
+
+def test_the_next_trading_day_is_strictly_after():
+    calendar = AsOfCalendar([JAN, FEB], trading_days=[JAN, date(2021, 2, 1), FEB])
+    assert calendar.next_trading_day(JAN) == date(2021, 2, 1)
+    assert calendar.next_trading_day(date(2021, 1, 30)) == date(2021, 2, 1)
+    assert calendar.next_trading_day(FEB) is None
