@@ -60,6 +60,7 @@ from components.features_trading import (
     trade_activity,
     trade_windows,
 )
+from components.evidence import evidence_features, evidence_sums, universe_levels
 from components.layout import DataLayout
 from components.spark import spark_session
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
@@ -113,11 +114,14 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
     positions = materialise(
         monthly_positions(tables["trades"], days, base_days, windows), "monthly positions"
     )
-    panel = materialise(feature_panel(tables, calendar, days, asof, monthly, positions), "feature panel")
+    evidence = materialise(evidence_sums(daily, universe_levels(tables["market"])), "evidence sums")
+    panel = materialise(
+        feature_panel(tables, calendar, days, asof, monthly, positions, evidence), "feature panel"
+    )
     write_table(panel, list(FEATURES), layout.features)
     write_table(panel, list(LABELS), layout.labels)
     counts = panel_counts(panel)
-    for frame in (panel, positions, monthly):
+    for frame in (panel, evidence, positions, monthly):
         frame.unpersist()
     logger.info("features: wrote %s to %s and %s", counts, layout.features, layout.labels)
     return counts
@@ -130,8 +134,13 @@ def feature_panel(
     asof: DataFrame,
     monthly: DataFrame,
     positions: DataFrame,
+    evidence: DataFrame,
 ) -> DataFrame:
-    """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of."""
+    """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of.
+
+    `evidence` holds the per-period regression sums of `components.evidence` (since-inception
+    evidence and the 12-month forward label).
+    """
     grid = account_grid(tables["accounts"], monthly, asof)
     closes = closes_at_asof(tables["market"], days)
     sectors = symbol_sectors(closes, tables["sectors"])
@@ -153,6 +162,7 @@ def feature_panel(
         .join(F.broadcast(market_context(tables["market"], days, closes)), "period", "left")
         .join(forward_labels(monthly, asof, calendar.last), KEYS, "left")
         .join(next_day_label(monthly, asof), KEYS, "left")
+        .join(evidence_features(grid, evidence, calendar.last_period), KEYS, "left")
     )
 
 
@@ -227,7 +237,8 @@ class AsOfCalendar:
 
     def next_trading_day(self, day: date) -> date | None:
         """The first trading day strictly after `day`, if the calendar has one."""
-        return next((d for d in self.trading_days if d > day), None)
+        i = bisect_right(self.trading_days, day)
+        return self.trading_days[i] if i < len(self.trading_days) else None
 
 
 def asof_calendar(tables: dict[str, DataFrame]) -> AsOfCalendar:

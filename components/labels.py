@@ -20,7 +20,13 @@ from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 MONTHS = 3
 # Label -> horizon in calendar days, for purging and embargo.
 DERIVED_LABELS = {"fwd_excess_90d": 92, "fwd_excess_ir_90d": 92}
-LABEL_HORIZON_DAYS = {"fwd_sharpe_30d": 30, "fwd_return_30d": 30} | DERIVED_LABELS
+# fwd_alpha_tstat_12m spans the 12 monthly periods after T: at most 366 days.
+LABEL_HORIZON_DAYS = {
+    "fwd_return_1d": 1,
+    "fwd_sharpe_30d": 30,
+    "fwd_return_30d": 30,
+    "fwd_alpha_tstat_12m": 366,
+} | DERIVED_LABELS
 
 
 def label_horizon_days(label: str) -> int:

@@ -57,6 +57,11 @@ FEATURES: dict[str, str] = {
     "spx_trend_12m": "Return of the S&P 500 over the trailing 12 months.",
     "spx_drawdown": "Fall of the S&P 500 from its highest close up to the as-of date (>= 0).",
     "sector_momentum": "12-1 month momentum of the sectors held, weighted by position value.",
+    # Evidence of a persistent edge over the whole record (components/evidence.py): the ranker's inputs.
+    "sharpe_tstat_inception": "t-statistic of the mean daily return since inception (Sharpe x sqrt(years)).",
+    "alpha_tstat_inception": "t-statistic of the alpha over the S&P 500 since inception.",
+    "universe_alpha_tstat_inception": "t-statistic of the alpha over the equal-weight platform universe, "
+    "since inception.",
 }
 
 # Labels, computed strictly after the as-of date. Never features.
@@ -64,4 +69,6 @@ LABELS: dict[str, str] = {
     "fwd_sharpe_30d": "Annualised Sharpe ratio of daily returns in the 30 days after the as-of date.",
     "fwd_return_30d": "Compounded return in the 30 days after the as-of date.",
     "fwd_return_1d": "Return of the first trading day after the as-of date (the 1-day proxy label).",
+    "fwd_alpha_tstat_12m": "t-statistic of the alpha over the platform universe in the 12 months after "
+    "the as-of date (the ranker's label; null until the 12 months are over).",
 }
