@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA_ROOT ?= .skillrank
 WORLD := $(DATA_ROOT)/demo-world
 ACCOUNTS ?= 20000
-START ?= 2019-01-01
+START ?= 2016-01-01
 END ?= 2021-12-31
 SEED ?= 7
 

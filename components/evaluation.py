@@ -45,9 +45,9 @@ def has_skill(frame: pd.DataFrame) -> bool:
     return SKILL in frame.columns and bool(frame[SKILL].notna().any())
 
 
-def evaluation_targets(frame: pd.DataFrame) -> dict[str, str]:
-    """Target name -> column: the forward label always, latent skill when the world has it."""
-    return {"label": LABEL} | ({"skill": SKILL} if has_skill(frame) else {})
+def evaluation_targets(frame: pd.DataFrame, label: str = LABEL) -> dict[str, str]:
+    """Target name -> column: the forward `label` always, latent skill when the world has it."""
+    return {"label": label} | ({"skill": SKILL} if has_skill(frame) else {})
 
 
 def by_date(frame: pd.DataFrame) -> Iterator[tuple[pd.Timestamp, pd.DataFrame]]:
@@ -124,7 +124,7 @@ class RankingTable:
 
 
 def ranking_table(
-    frame: pd.DataFrame, scorers: Sequence[str], k_list: Sequence[int] = (10, 100)
+    frame: pd.DataFrame, scorers: Sequence[str], k_list: Sequence[int] = (10, 100), label: str = LABEL
 ) -> RankingTable:
     """NDCG@k, Precision@k, rank MAE and Spearman IC per scorer, against the label and, if known, skill.
 
@@ -135,8 +135,9 @@ def ranking_table(
         frame: The per-test-date frame (see the module docstring).
         scorers: Score columns to evaluate, e.g. ``["model", "roi_log_days", "psr"]``.
         k_list: Cut-offs for NDCG@k and Precision@k.
+        label: The forward label column (the one the model learned).
     """
-    targets = evaluation_targets(frame)
+    targets = evaluation_targets(frame, label)
     require_columns(frame, [ENTITY_KEY, EVENT_TIMESTAMP, *scorers, *targets.values()], "ranking_table")
     rows = [
         {EVENT_TIMESTAMP: date, "scorer": scorer, "target": name} | date_metrics(day, scorer, column, k_list)
@@ -347,6 +348,7 @@ class Evaluation:
     """Every evaluation of a set of scorers on one per-test-date frame (what the report shows)."""
 
     scorers: tuple[str, ...]
+    label: str  # the forward label the "label" target is
     ranking: RankingTable
     stability: pd.DataFrame  # as_of_date x scorer: month-over-month top-`stability_k` overlap
     turnover: pd.DataFrame  # as_of_date x scorer: share of the top-`turnover_k` replaced
@@ -382,11 +384,13 @@ def evaluate_scorers(
     lucky_k: int = 100,
     follower_k: int = 50,
     missing_return: MissingReturn = "worst",
+    label: str = LABEL,
 ) -> Evaluation:
     """Run every evaluation of this module for each scorer on the per-test-date frame."""
     return Evaluation(
         scorers=tuple(scorers),
-        ranking=ranking_table(frame, scorers, k_list),
+        label=label,
+        ranking=ranking_table(frame, scorers, k_list, label),
         stability=pd.DataFrame({s: top_k_stability(frame, s, stability_k) for s in scorers}),
         turnover=pd.DataFrame({s: recommendation_turnover(frame, s, turnover_k) for s in scorers}),
         lucky=lucky_table(frame, scorers, lucky_k),

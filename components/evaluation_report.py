@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from components.evaluation import LABEL, SKILL, Evaluation, backtest_table
+from components.evaluation import SKILL, Evaluation, backtest_table
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 
 REPORT_FILE = "evaluation_report.html"
@@ -23,7 +23,17 @@ NO_GROUND_TRUTH = (
     "No ground truth (latent skill) was given: the metrics against skill and the lucky-beginner share "
     "are not reported, only those against the forward label."
 )
-TARGET_TITLES = {"label": f"Against the forward label ({LABEL})", "skill": f"Against latent skill ({SKILL})"}
+
+
+def target_title(target: str, evaluation: Evaluation) -> str:
+    """The heading of a target's tables: the forward label (named) or latent skill."""
+    return (
+        f"Against the forward label ({evaluation.label})"
+        if target == "label"
+        else f"Against latent skill ({SKILL})"
+    )
+
+
 BACKTEST_LABELS = {
     "sharpe": "Sharpe (annualised)",
     "max_drawdown": "max drawdown",
@@ -111,7 +121,7 @@ def ranking_section(evaluation: Evaluation) -> str:
     labels = metric_labels(evaluation.ranking.k_list)
     mean = evaluation.ranking.mean.assign(n=lambda m: m["n"].round().astype(int))
     tables = [
-        f"<h3>{html.escape(TARGET_TITLES[target])}</h3>"
+        f"<h3>{html.escape(target_title(target, evaluation))}</h3>"
         + table_html(mean.xs(target, level="target")[list(labels)].rename(columns=labels))
         for target in mean.index.get_level_values("target").unique()
     ]
@@ -126,7 +136,7 @@ def ndcg_section(evaluation: Evaluation) -> str:
     for target, rows in per_date.groupby("target", sort=False):
         curves = rows.pivot(index=EVENT_TIMESTAMP, columns="scorer", values=f"ndcg_at_{k}")
         series = {scorer: curves[scorer] for scorer in evaluation.scorers}
-        title = f"NDCG@{k} per fold, {TARGET_TITLES[target].lower()}"
+        title = f"NDCG@{k} per fold, {target_title(target, evaluation).lower()}"
         figures.append(figure_html(line_figure(series, title, f"NDCG@{k}"), title))
     return section(f"NDCG@{k} per fold", *figures)
 

@@ -1,9 +1,11 @@
 """Stage 1 of the feed: the retrieval index of eligible accounts the ranking model then scores.
 
 Retrieval is cheap and coarse on purpose: it keeps accounts that trade, hold more than one or two
-positions and have a track record, and caps their number with a prior (the 12-month Sharpe ratio) so
-the predictor scores hundreds, not millions, of accounts. The prior only decides who is cut at the
-cap; the feed's order is the ranking model's (see `components.scoring`).
+positions and have a track record, and caps their number with a prior so the predictor scores
+hundreds, not millions, of accounts. The prior is the t-statistic of the mean return since inception,
+the single feature that ranks latent skill best in the study (docs/SKILL_VS_LUCK.md): a cap by the
+12-month Sharpe ratio would cut skilled accounts whose last year was merely good. The prior only
+decides who is cut at the cap; the feed's order is the ranking model's (see `components.scoring`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from components.layout import DataLayout
 from components.settings import Settings
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
-PRIOR = "sharpe_12m"
+PRIOR = "sharpe_tstat_inception"
 INDEX_COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "prior"]
 _NEEDED = ["trade_count_12m", "hhi", "track_record_days", PRIOR]
 
@@ -35,7 +37,8 @@ class RetrievalIndex:
     Example:
         >>> latest = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of_date": pd.Timestamp("2021-06-30"),
         ...                        "trade_count_12m": [40.0, 3.0, 25.0], "hhi": [0.2, 0.2, 0.5],
-        ...                        "track_record_days": [300.0, 300.0, 80.0], "sharpe_12m": [0.4, 2.0, 1.1]})
+        ...                        "track_record_days": [300.0, 300.0, 80.0],
+        ...                        "sharpe_tstat_inception": [0.4, 2.0, 1.1]})
         >>> RetrievalIndex(min_trades=10, min_diversification=0.2, max_candidates=10).fit(latest).index_[
         ...     "account_id"].tolist()
         ['c', 'a']

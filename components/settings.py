@@ -43,7 +43,14 @@ class Settings(BaseSettings):
     label_horizon_days: int = Field(30, ge=1)
     max_folds: int = Field(6, ge=1)
     n_estimators: int = Field(500, ge=10)
-    label: str = Field("fwd_sharpe_30d", description="The label the ranker learns (a LABELS entry).")
+    label: str = Field(
+        "auto",
+        description="The label the ranker learns: a LABELS entry, or auto (the longest the history allows); "
+        "see docs/SKILL_VS_LUCK.md.",
+    )
+    ranker_features: str = Field(
+        "evidence", pattern="^(evidence|all)$", description="The learner's inputs: evidence features, or all."
+    )
     objective: str = Field(
         "auto", pattern="^(auto|regression|lambdarank)$", description="auto: keep the better"
     )
@@ -53,6 +60,9 @@ class Settings(BaseSettings):
     min_track_record_days: int = Field(63, ge=1)
     concentration_penalty: float = Field(
         1.0, ge=0, description="Score lost per unit of HHI above 0.5 (one or two stocks); fixed at training."
+    )
+    max_top_turnover: float = Field(
+        0.5, ge=0, le=1, description="Gate guardrail: most of the top 100 a challenger may replace per month."
     )
     min_trades: int = Field(10, ge=0)
     min_diversification: float = Field(0.2, ge=0, le=1)

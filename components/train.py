@@ -23,11 +23,33 @@ from components.walk_forward import Fold, walk_forward_folds
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
 
 NDCG_K = 100
-FEATURE_NAMES = list(FEATURES)
 OBJECTIVES = ("regression", "lambdarank")
 GRADES = 10  # relevance grades of lambdarank: deciles of the label within a date
-# Monotone constraints where the domain is sure: more track record never makes the evidence worse.
-MONOTONE = {"track_record_days": 1}
+# The ranker reads the evidence of a persistent edge, each input monotone increasing: where the
+# domain is sure, more evidence never ranks an account lower. Risk and behaviour features (volatility,
+# concentration, tail shape, activity) stay out of the learner: they predict a forward label through
+# exposures that are not skill, and the learner would rank by them (measured: docs/SKILL_VS_LUCK.md).
+# They still shape the feed through shrinkage, the concentration penalty, filters and explanations.
+RANKER_FEATURES: dict[str, int] = {
+    "sharpe_tstat_inception": 1,
+    "alpha_tstat_inception": 1,
+    "universe_alpha_tstat_inception": 1,
+    "alpha_tstat_12m": 1,
+    "sharpe_12m": 1,
+    "track_record_days": 1,
+}
+FEATURE_SETS = ("evidence", "all")  # Settings.ranker_features; "all" is the measured alternative
+# Settings.label "auto": the first of these the history can train and test on. A year of market-
+# adjusted forward returns finds skill; a month mostly finds beta and luck (docs/SKILL_VS_LUCK.md),
+# but an export of a year or two has nothing longer to learn from.
+AUTO_LABELS = ("fwd_alpha_tstat_12m", "fwd_sharpe_30d")
+
+
+def feature_names(feature_set: str) -> list[str]:
+    """The learner's inputs: the evidence features, or every feature of the feature table."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set '{feature_set}': choose one of {', '.join(FEATURE_SETS)}")
+    return list(RANKER_FEATURES) if feature_set == "evidence" else list(FEATURES)
 
 
 @dataclass
@@ -72,7 +94,9 @@ def lgb_params(settings: Settings, n_rows: int, objective: str) -> dict:
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
         "lambda_l2": 10.0,
-        "monotone_constraints": [MONOTONE.get(name, 0) for name in FEATURE_NAMES],
+        "monotone_constraints": [
+            RANKER_FEATURES.get(name, 0) for name in feature_names(settings.ranker_features)
+        ],
         "seed": settings.seed,
         "num_threads": 2,
         "deterministic": True,
@@ -99,18 +123,21 @@ def ranking_queries(rows: pd.DataFrame, query_size: int, seed: int) -> tuple[pd.
 
 def fit_booster(train: pd.DataFrame, settings: Settings, objective: str, target: str) -> lgb.Booster:
     """Fit the ranker on rows where `target` is known, with the given objective."""
-    rows = train[train[target].notna()]
+    rows, names = train[train[target].notna()], feature_names(settings.ranker_features)
     if objective == "lambdarank":
         rows, groups = ranking_queries(rows, settings.query_size, settings.seed)
         grades = np.minimum((percentile_target(rows, target) * GRADES).astype(int), GRADES - 1)
-        dataset = lgb.Dataset(rows[FEATURE_NAMES], label=grades, group=groups, feature_name=FEATURE_NAMES)
+        dataset = lgb.Dataset(rows[names], label=grades, group=groups, feature_name=names)
     else:
-        dataset = lgb.Dataset(
-            rows[FEATURE_NAMES], label=percentile_target(rows, target), feature_name=FEATURE_NAMES
-        )
+        dataset = lgb.Dataset(rows[names], label=percentile_target(rows, target), feature_name=names)
     return lgb.train(
         lgb_params(settings, len(rows), objective), dataset, num_boost_round=settings.n_estimators
     )
+
+
+def predict(booster: lgb.Booster, rows: pd.DataFrame) -> np.ndarray:
+    """Raw scores of `rows` by the booster's own inputs (other columns ignored)."""
+    return booster.predict(rows[booster.feature_name()], num_threads=2)
 
 
 def established(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -143,7 +170,7 @@ def ceiling_scores(train: pd.DataFrame, test: pd.DataFrame, settings: Settings, 
     scores = np.zeros(len(test))
     for half in (0, 1):
         booster = fit_booster(train[train_half != half], settings, objective, SKILL)
-        scores[test_half == half] = booster.predict(test.loc[test_half == half, FEATURE_NAMES])
+        scores[test_half == half] = predict(booster, test.loc[test_half == half])
     return scores
 
 
@@ -167,16 +194,16 @@ def run_fold(
     train = frame[frame[EVENT_TIMESTAMP].isin(fold.train_dates)]
     test = frame[frame[EVENT_TIMESTAMP] == fold.test_date]
     booster = fit_booster(train, settings, objective, settings.label)
-    raw = booster.predict(test[FEATURE_NAMES], num_threads=2)
+    raw = predict(booster, test)
     scores = {"model": raw}
     if alive is not None:  # diagnostics: what survivorship would cost, and the ceiling
         survivor_booster = fit_booster(
             train[train[ENTITY_KEY].isin(alive)], settings, objective, settings.label
         )
-        scores["survivors_only"] = survivor_booster.predict(test[FEATURE_NAMES])
+        scores["survivors_only"] = predict(survivor_booster, test)
         if has_skill(train):
             scores["ceiling"] = ceiling_scores(train, test, settings, objective)
-    predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]].assign(raw_score=raw)
+    predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *booster.feature_name()]].assign(raw_score=raw)
     return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
 
 
@@ -185,15 +212,38 @@ def horizon_days(settings: Settings) -> int:
     return max(settings.label_horizon_days, label_horizon_days(settings.label))
 
 
-def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
-    """Walk-forward folds over the dates whose label is known."""
+def resolve_label(frame: pd.DataFrame, settings: Settings) -> str:
+    """The label to learn: `settings.label`, or for "auto" the first `AUTO_LABELS` entry with a fold.
+
+    Raises:
+        ValueError: "auto" and no label has enough history for one walk-forward fold.
+    """
+    if settings.label != "auto":
+        return settings.label
+    for label in AUTO_LABELS:
+        candidate = settings.model_copy(update={"label": label})
+        if label in frame and walk_forward_folds_of(frame, candidate):
+            return label
+    fallback = settings.model_copy(update={"label": AUTO_LABELS[-1]})
+    labelled_folds(frame, fallback)  # no fold for any label: raises, saying what history is missing
+    return fallback.label
+
+
+def walk_forward_folds_of(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
+    """Walk-forward folds over the dates whose label is known (possibly none)."""
     labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
-    folds = walk_forward_folds(
+    return walk_forward_folds(
         labelled_dates,
         train_months=settings.train_months,
         horizon_days=horizon_days(settings),
         max_folds=settings.max_folds,
     )
+
+
+def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
+    """Walk-forward folds over the dates whose label is known; an error says why there are none."""
+    folds = walk_forward_folds_of(frame, settings)
+    labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
     if not folds:
         raise ValueError(
             f"not enough history for one walk-forward fold: {len(labelled_dates)} labelled as-of dates, "

@@ -15,7 +15,7 @@ from components import registry
 from components.baselines import BASELINES
 from components.champion import champion_fold_ndcg
 from components.cpcv import cpcv_metrics
-from components.evaluation import evaluate_scorers
+from components.evaluation import evaluate_scorers, recommendation_turnover
 from components.evaluation_report import evaluation_summary, write_evaluation_report
 from components.layout import DataLayout
 from components.modelling_data import modelling_frame
@@ -23,12 +23,13 @@ from components.scoring import ScoringConstants, fit_scoring_constants
 from components.settings import Settings
 from components.tracking import use_experiment
 from components.train import (
-    FEATURE_NAMES,
     NDCG_K,
     WalkForwardResult,
     choose_objective,
     final_training_dates,
     fit_booster,
+    predict,
+    resolve_label,
 )
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 from feature_repo.store import feature_store
@@ -41,7 +42,9 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         run_id, model version, the walk-forward means and the per-fold NDCG@100 of model and baseline.
     """
     frame = modelling_frame(layout, feature_store(settings), settings.feature_service)
-    progress(f"modelling frame: {len(frame)} account-dates, {frame[settings.label].notna().sum()} labelled")
+    settings = settings.model_copy(update={"label": resolve_label(frame, settings)})
+    labelled = frame[settings.label].notna().sum()
+    progress(f"modelling frame: {len(frame)} account-dates, {labelled} labelled by {settings.label}")
     result, comparison = choose_objective(frame, settings, progress)
     progress(f"objective kept: {result.objective} ({comparison})")
     write_predictions(layout, result)
@@ -53,14 +56,14 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     # Per-model constants of the feed's score (shrinkage prior, scale, neutral score), from training rows.
     constants = fit_scoring_constants(
         train_rows,
-        booster.predict(train_rows[FEATURE_NAMES]),
+        predict(booster, train_rows),
         min_track_record_days=settings.min_track_record_days,
         concentration_penalty=settings.concentration_penalty,
     )
     with mlflow.start_run(run_name="train") as run:
         log_run(settings, result, train_dates)
         mlflow.log_metrics(comparison)
-        report = write_evaluation(layout, result)
+        report = write_evaluation(layout, result, settings.label)
         log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
         version = register_challenger(booster, settings, result, train_dates, constants)
     candidate = per_fold(result, "model")
@@ -71,6 +74,10 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         "report": str(report),
         "candidate_ndcg": candidate.tolist(),
         "baseline_ndcg": per_fold(result, "roi_log_days").tolist(),
+        # Guardrail: the share of the model's top 100 replaced from one test month to the next.
+        "candidate_top_turnover": float(
+            recommendation_turnover(result.evaluation_frame, "model", NDCG_K).mean()
+        ),
         # The champion is compared on the folds it could be scored on, candidate on the same folds.
         "champion_ndcg": None if champion is None else champion.tolist(),
         "candidate_ndcg_vs_champion": None
@@ -98,7 +105,7 @@ def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.
         {
             "label": settings.label,
             "objective": result.objective,
-            "features": ",".join(FEATURE_NAMES),
+            "features": settings.ranker_features,
             "n_estimators": settings.n_estimators,
             "train_months": settings.train_months,
             "label_horizon_days": settings.label_horizon_days,
@@ -134,10 +141,10 @@ def log_cpcv(splits: pd.DataFrame, progress) -> None:
     )
 
 
-def write_evaluation(layout: DataLayout, result: WalkForwardResult) -> Path:
+def write_evaluation(layout: DataLayout, result: WalkForwardResult, label: str) -> Path:
     """The evaluation report of the model, the ceiling and every baseline, logged to the active run."""
     scorers = [name for name in ("model", "ceiling", "survivors_only") if name in result.evaluation_frame]
-    evaluation = evaluate_scorers(result.evaluation_frame, [*scorers, *BASELINES])
+    evaluation = evaluate_scorers(result.evaluation_frame, [*scorers, *BASELINES], label=label)
     mlflow.log_metrics({f"eval_{k}": v for k, v in evaluation_summary(evaluation).items()})
     report = write_evaluation_report(evaluation, layout.reports / "evaluation")
     mlflow.log_artifact(str(report))

@@ -71,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor = commands.add_parser("monitor", help="Evidently drift report and retrain decision")
     monitor.set_defaults(handler=cmd_monitor)
+
+    study = commands.add_parser(
+        "study", help="walk-forward NDCG@100 of each label x feature set x objective, beside the baselines"
+    )
+    study.add_argument("--labels", default="fwd_alpha_tstat_12m,fwd_sharpe_30d", help="comma-separated")
+    study.add_argument("--feature-sets", default="evidence,all", help="comma-separated: evidence, all")
+    study.add_argument("--objectives", default="regression", help="comma-separated: regression, lambdarank")
+    study.add_argument(
+        "--output", type=Path, help="CSV of the table (default: <data root>/reports/study.csv)"
+    )
+    study.set_defaults(handler=cmd_study)
     return parser
 
 
@@ -115,6 +126,20 @@ def cmd_features(args: argparse.Namespace) -> None:
     print(json.dumps(ingest(settings.source, settings.layout), default=str))
     print(json.dumps(build_features(settings.layout), default=str))
     print(json.dumps(publish_features(settings.layout, settings)))
+
+
+def cmd_study(args: argparse.Namespace) -> None:
+    from pipelines.study import run_study
+
+    settings = settings_from(args)
+    table = run_study(
+        settings, args.labels.split(","), args.feature_sets.split(","), args.objectives.split(",")
+    )
+    output = args.output or settings.layout.reports / "study.csv"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output, index=False)
+    print(table.round(3).to_string(index=False))
+    print(f"study written to {output}")
 
 
 def cmd_compile(args: argparse.Namespace) -> None:

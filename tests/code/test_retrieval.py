@@ -20,7 +20,7 @@ def accounts(**columns) -> pd.DataFrame:
         "trade_count_12m": [20.0, 20.0, 20.0],
         "hhi": [0.3, 0.3, 0.3],
         "track_record_days": [300.0, 300.0, 300.0],
-        "sharpe_12m": [0.5, 1.5, 1.0],
+        "sharpe_tstat_inception": [0.5, 1.5, 1.0],
     }
     return pd.DataFrame({**base, **columns})
 
@@ -50,11 +50,11 @@ def test_no_track_record_is_ineligible():
 
 
 def test_a_missing_prior_sorts_last():
-    assert ids(accounts(sharpe_12m=[0.5, np.nan, 1.0])) == ["c", "a", "b"]
+    assert ids(accounts(sharpe_tstat_inception=[0.5, np.nan, 1.0])) == ["c", "a", "b"]
 
 
 def test_ties_in_the_prior_break_by_account_id():
-    assert ids(accounts(sharpe_12m=[1.0, 1.0, 1.0])) == ["a", "b", "c"]
+    assert ids(accounts(sharpe_tstat_inception=[1.0, 1.0, 1.0])) == ["a", "b", "c"]
 
 
 def test_fit_counts_the_eligible_before_the_cap():
@@ -77,7 +77,7 @@ def test_build_uses_the_settings_rules():
 
 def test_write_reads_only_the_latest_as_of_date(tmp_path):
     settings = Settings(data_root=tmp_path)
-    older = accounts(as_of_date=AS_OF - pd.Timedelta(days=30), sharpe_12m=[9.0, 9.0, 9.0])
+    older = accounts(as_of_date=AS_OF - pd.Timedelta(days=30), sharpe_tstat_inception=[9.0, 9.0, 9.0])
     latest = accounts().iloc[:2]
     settings.layout.features.mkdir(parents=True)
     pd.concat([older, latest]).to_parquet(settings.layout.features / "part-0.parquet", index=False)

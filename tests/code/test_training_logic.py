@@ -7,7 +7,10 @@ import pytest
 from components.gate import gate, paired_difference
 from components.metrics import ndcg_at_k, spearman_ic
 from components.scoring import ScoringConstants, finalize_scores
+from components.settings import Settings
+from components.train import RANKER_FEATURES, feature_names, lgb_params, resolve_label
 from components.walk_forward import walk_forward_folds
+from feature_repo.feature_schema import FEATURES
 
 MONTH_ENDS = pd.date_range("2020-01-31", periods=14, freq="ME")
 
@@ -114,3 +117,35 @@ def test_new_accounts_get_neutral_score_and_status():
 def test_ties_break_by_account_id():
     scores = finalize_scores(scoring_frame(["z", "a"], [100, 100]), [1.0, 1.0], constants=NO_SHRINKAGE)
     assert scores["account_id"].tolist() == ["a", "z"]
+
+
+def labelled_frame(months: int) -> pd.DataFrame:
+    """One account per month-end over `months` months, both labels known wherever they have matured."""
+    dates = pd.date_range("2016-01-31", periods=months, freq="ME")
+    frame = pd.DataFrame({"account_id": "a", "as_of_date": dates})
+    frame["fwd_sharpe_30d"] = np.where(dates < dates[-1], 1.0, np.nan)
+    frame["fwd_alpha_tstat_12m"] = np.where(dates <= dates[-1] - pd.DateOffset(months=12), 1.0, np.nan)
+    return frame
+
+
+def test_auto_takes_the_year_long_label_when_the_history_allows_a_fold():
+    settings = Settings(label="auto", train_months=6)
+    # 12 months to mature, 6 to train, two years of purge and embargo, 1 to test: 43 months at least
+    assert resolve_label(labelled_frame(48), settings) == "fwd_alpha_tstat_12m"
+    assert resolve_label(labelled_frame(24), settings) == "fwd_sharpe_30d"  # a two-year export
+    assert resolve_label(labelled_frame(24), Settings(label="fwd_return_30d")) == "fwd_return_30d"
+
+
+def test_auto_without_enough_history_for_any_label_says_what_is_missing():
+    with pytest.raises(ValueError, match="not enough history for one walk-forward fold"):
+        resolve_label(labelled_frame(4), Settings(label="auto", train_months=6))
+
+
+def test_the_learner_reads_the_evidence_features_each_monotone_increasing():
+    settings = Settings(ranker_features="evidence")
+    names = feature_names(settings.ranker_features)
+    assert names == list(RANKER_FEATURES)
+    assert lgb_params(settings, 10_000, "regression")["monotone_constraints"] == [1] * len(names)
+    assert set(feature_names("all")) == set(FEATURES) and set(names) <= set(FEATURES)
+    with pytest.raises(ValueError, match="unknown feature set 'some'"):
+        feature_names("some")

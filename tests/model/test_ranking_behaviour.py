@@ -6,9 +6,11 @@ import pytest
 
 from components.scoring import finalize_scores, fit_scoring_constants
 from components.settings import Settings
-from components.train import FEATURE_NAMES, fit_booster
+from components.train import feature_names, fit_booster
+from feature_repo.feature_schema import FEATURES
 
 SETTINGS = Settings(n_estimators=60, seed=3)
+LEARNER_INPUTS = feature_names(SETTINGS.ranker_features)
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +19,14 @@ def population() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     rows = []
     for as_of in pd.date_range("2020-01-31", periods=6, freq="ME"):
-        frame = pd.DataFrame({name: rng.normal(size=400) for name in FEATURE_NAMES})
+        frame = pd.DataFrame({name: rng.normal(size=400) for name in FEATURES})
         frame["account_id"] = [f"a{i}" for i in range(400)]
         frame["as_of_date"] = as_of
         frame["track_record_days"] = rng.integers(63, 900, 400).astype(float)
         frame["returns_12m"] = frame["track_record_days"].clip(upper=252)
         frame["sharpe_12m"] = rng.normal(0.5, 1.0, 400)
+        years = frame["track_record_days"] / 252  # evidence since inception grows with the record
+        frame["sharpe_tstat_inception"] = frame["sharpe_12m"] * np.sqrt(years) + rng.normal(0, 0.3, 400)
         frame["skew_12m"], frame["kurtosis_12m"] = 0.0, 3.0
         frame["hhi"] = rng.uniform(0.1, 0.6, 400)
         frame["fwd_sharpe_30d"] = frame["sharpe_12m"] + rng.normal(0, 3.5, 400)  # one month: mostly noise
@@ -31,7 +35,7 @@ def population() -> pd.DataFrame:
 
 
 def trader(**values) -> dict:
-    base = {name: 0.0 for name in FEATURE_NAMES} | {"skew_12m": 0.0, "kurtosis_12m": 3.0}
+    base = {name: 0.0 for name in FEATURES} | {"skew_12m": 0.0, "kurtosis_12m": 3.0}
     return base | values
 
 
@@ -39,7 +43,7 @@ def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(populatio
     booster = fit_booster(population, SETTINGS, "regression", "fwd_sharpe_30d")
     constants = fit_scoring_constants(
         population,
-        booster.predict(population[FEATURE_NAMES]),
+        booster.predict(population[LEARNER_INPUTS]),
         min_track_record_days=63,
         concentration_penalty=1.0,
     )
@@ -55,6 +59,7 @@ def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(populatio
                 n_tickers=1,
                 track_record_days=84,
                 returns_12m=84,
+                sharpe_tstat_inception=2.2 * (84 / 252) ** 0.5,
                 volatility_12m=1.2,
                 return_12m=3.0,
             ),
@@ -66,12 +71,13 @@ def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(populatio
                 n_tickers=9,
                 track_record_days=1000,
                 returns_12m=252,
+                sharpe_tstat_inception=1.6 * (1000 / 252) ** 0.5,
                 volatility_12m=0.15,
                 return_12m=0.25,
             ),
         ]
     )
-    raw = booster.predict(accounts[FEATURE_NAMES])
+    raw = booster.predict(accounts[LEARNER_INPUTS])
     assert raw[0] > raw[1]  # the learner alone is fooled by the gambler's Sharpe ratio ...
     scores = finalize_scores(accounts, raw, constants=constants)  # ... shrinkage and the penalty are not
     assert scores["account_id"].tolist() == ["steady", "gambler"]
