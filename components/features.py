@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from components.contract import INDEX_SYMBOL, REQUIRED_TABLES, TABLES
+from components.evidence import evidence_features, evidence_sums, universe_levels
 from components.features_market import (
     closes_at_asof,
     market_context,
@@ -60,7 +61,6 @@ from components.features_trading import (
     trade_activity,
     trade_windows,
 )
-from components.evidence import evidence_features, evidence_sums, universe_levels
 from components.layout import DataLayout
 from components.spark import spark_session
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
