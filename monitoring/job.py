@@ -26,6 +26,23 @@ def reference_and_current(features: pd.DataFrame, train_end: pd.Timestamp, train
     return reference, current
 
 
+def measurable(
+    reference: pd.DataFrame, current: pd.DataFrame, names: list[str]
+) -> tuple[list[str], list[str]]:
+    """The features with values in both frames, and the others.
+
+    A feature can be undefined for a whole window and still be right: a 12-month market figure is null
+    while the market data is younger than 13 months. Such a feature cannot be drift-tested.
+
+    Example:
+        >>> frame = pd.DataFrame({"a": [1.0, 2.0], "b": [None, None]})
+        >>> measurable(frame, frame, ["a", "b"])
+        (['a'], ['b'])
+    """
+    measured = [name for name in names if reference[name].notna().any() and current[name].notna().any()]
+    return measured, [name for name in names if name not in measured]
+
+
 def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
     """Write the Evidently drift report under reports/drift/ and return the retrain decision and the HTML."""
     import mlflow
@@ -36,10 +53,12 @@ def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
     train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, features[EVENT_TIMESTAMP].max()))
     reference, current = reference_and_current(features, train_end, settings.train_months)
     out_dir = settings.layout.reports / REPORT_DIR
-    decision = drift_report(reference, current, list(FEATURES), out_dir)
+    measured, not_measured = measurable(reference, current, list(FEATURES))
+    decision = drift_report(reference, current, measured, out_dir)
     summary = decision.to_dict() | {
         "model_version": str(version.version),
         "reference_end": str(train_end.date()),
+        "not_measured": not_measured,  # no values in the reference or the current data
     }
     (out_dir / "decision.json").write_text(json.dumps(summary, indent=2))
     return decision, out_dir / "drift_report.html"
