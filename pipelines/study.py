@@ -16,6 +16,7 @@ from components.evaluation import has_skill
 from components.modelling_data import modelling_frame
 from components.settings import Settings
 from components.train import NDCG_K, walk_forward
+from feature_repo.feature_schema import EVENT_TIMESTAMP
 from feature_repo.store import feature_store
 
 
@@ -27,8 +28,14 @@ def study_rows(
     objectives: list[str],
     progress=print,
 ) -> pd.DataFrame:
-    """One row per (label, feature set, objective): folds and mean NDCG@100 of model and baselines."""
+    """One row per (label, feature set, objective): folds and mean NDCG@100 of model and baselines.
+
+    Labels are compared on the same test dates: each label is hidden after the last date the slowest
+    of them has matured, so a 30-day label is not tested on months a 12-month label cannot reach yet
+    (it still trains on fresher months: that is its real advantage, and it counts).
+    """
     targets = ["label", "skill"] if has_skill(frame) else ["label"]
+    frame, common_end = aligned_labels(frame, labels)
     rows = []
     for label in labels:
         for feature_set in feature_sets:
@@ -37,12 +44,22 @@ def study_rows(
                 result = walk_forward(frame, variant, objective, progress=lambda _: None, diagnostics=False)
                 row = {"label": label, "features": feature_set, "objective": objective}
                 row["folds"] = len(result.fold_metrics)
+                row["test_dates"] = f"{result.fold_metrics['test_date'].min().date()}..{common_end.date()}"
                 for target in targets:
                     for scorer in ["model", *BASELINES]:
                         row[f"{scorer}_vs_{target}"] = result.mean(f"{scorer}_vs_{target}_ndcg_at_{NDCG_K}")
                 progress(f"study: {label} / {feature_set} / {objective}: {row}")
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def aligned_labels(frame: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """A copy of `frame` whose `labels` all end at the last date every one of them has matured."""
+    common_end = min(frame.loc[frame[label].notna(), EVENT_TIMESTAMP].max() for label in labels)
+    aligned = frame.copy()
+    for label in labels:
+        aligned[label] = aligned[label].where(aligned[EVENT_TIMESTAMP] <= common_end)
+    return aligned, common_end
 
 
 def run_study(
