@@ -174,8 +174,8 @@ def finalize_scores(
         ...     score_scale=1.0, min_track_record_days=63, concentration_penalty=1.0,
         ...     competing_accounts=1000, sharpe_variance=0.004, fdr_p_cutoff=0.01)
         >>> features = pd.DataFrame({"account_id": ["a", "b"], "track_record_days": [252.0, 10.0],
-        ...     "returns_12m": [252.0, 10.0], "sharpe_12m": [0.0, 2.0], "skew_12m": [0.0, 0.0], "kurtosis_12m": [3.0, 3.0],
-        ...     "hhi": [0.2, 0.2]})
+        ...     "returns_12m": [252.0, 10.0], "sharpe_12m": [0.0, 2.0], "skew_12m": [0.0, 0.0],
+        ...     "kurtosis_12m": [3.0, 3.0], "hhi": [0.2, 0.2]})
         >>> finalize_scores(features, [2.0, 5.0], constants=constants)[["account_id", "score",
         ...     "confidence", "status"]].values.tolist()  # w = 1 / (1 + 1²) for a's year of returns
         [['a', 1.0, 0.5, 'established'], ['b', 0.0, 0.0, 'new']]
@@ -227,8 +227,9 @@ def fit_scoring_constants(
         ValueError: Fewer than 2 established accounts, or lengths differ.
 
     Example:
-        >>> features = pd.DataFrame({"account_id": list("abcd"), "track_record_days": [252.0, 252.0, 252.0, 5.0],
-        ...     "returns_12m": 252.0, "sharpe_12m": 0.0, "skew_12m": 0.0, "kurtosis_12m": 3.0, "hhi": 0.2})
+        >>> features = pd.DataFrame({"account_id": list("abcd"),
+        ...     "track_record_days": [252.0, 252.0, 252.0, 5.0], "returns_12m": 252.0, "sharpe_12m": 0.0,
+        ...     "skew_12m": 0.0, "kurtosis_12m": 3.0, "hhi": 0.2})
         >>> constants = fit_scoring_constants(features, [1.0, 3.0, 5.0, 9.0], min_track_record_days=63,
         ...                                   concentration_penalty=1.0)
         >>> constants.score_scale, constants.prior_mean, constants.prior_variance  # var(z) 1, mean se² 1

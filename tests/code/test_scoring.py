@@ -211,9 +211,13 @@ def test_fitted_constants_by_hand():
 def test_luck_constants_come_from_the_latest_date_only():
     features = accounts(track_record_days=[252.0] * 5, sharpe_12m=[0.5, 1.0, 1.5, 2.0, 9.0])
     features["as_of_date"] = pd.to_datetime(["2021-01-31"] * 3 + ["2021-02-28"] * 2)
-    constants = fit_scoring_constants(features, [0, 1, 2, 3, 4], min_track_record_days=63, concentration_penalty=1.0)
+    constants = fit_scoring_constants(
+        features, [0, 1, 2, 3, 4], min_track_record_days=63, concentration_penalty=1.0
+    )
     assert constants.competing_accounts == 2
-    assert constants.sharpe_variance == pytest.approx(np.var([2.0 / math.sqrt(252), 9.0 / math.sqrt(252)], ddof=1))
+    assert constants.sharpe_variance == pytest.approx(
+        np.var([2.0 / math.sqrt(252), 9.0 / math.sqrt(252)], ddof=1)
+    )
 
 
 def test_fitting_needs_two_established_accounts():
