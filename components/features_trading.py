@@ -135,6 +135,7 @@ def holdings(
         .groupBy(*KEYS, "sector")
         .agg(
             F.count(F.lit(1)).alias("n"),
+            F.count(value).alias("valued"),
             F.sum(value).alias("value"),
             F.sum(value * value).alias("value_sq"),
             # The largest holdings overall are among the largest of each sector: keep each sector's top 3.
@@ -145,10 +146,12 @@ def holdings(
     total = F.sum("value")
     stock_sector, has_momentum = F.col("sector") != INDEX_SECTOR, F.col("momentum").isNotNull()
     top = F.slice(F.sort_array(F.flatten(F.collect_list("top")), asc=False), 1, TOP_HOLDINGS)
+    top_share = F.try_divide(F.aggregate(top, F.lit(0.0), lambda acc, v: acc + v), total)
+    whole_book = (F.sum("valued") <= TOP_HOLDINGS) & (total > 0)  # exactly 1, not a sum in another order
     return by_sector.groupBy(*KEYS).agg(
         F.sum("n").alias("n_tickers"),
         F.try_divide(F.sum("value_sq"), F.pow(total, 2)).alias("hhi"),
-        F.try_divide(F.aggregate(top, F.lit(0.0), lambda acc, v: acc + v), total).alias("top3_share"),
+        F.when(whole_book, F.lit(1.0)).otherwise(top_share).alias("top3_share"),
         F.try_divide(F.coalesce(F.max(F.when(stock_sector, F.col("value"))), F.lit(0.0)), total).alias(
             "max_sector_share"
         ),

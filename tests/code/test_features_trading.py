@@ -54,7 +54,7 @@ def test_shares_of_a_three_position_book_and_of_an_empty_one(built):
     a_feb = features.loc[("A", FEB)]  # AAA (Tech), BBB (Energy) and SPX: three holdings, top 3 is all
     values = position_values({"AAA": 6.0, "BBB": 25.0, "SPX": 2.0}, FEB)
     largest_sector = max(values["AAA"], values["BBB"])  # the index is in the denominator only
-    assert a_feb["top3_share"] == pytest.approx(1.0)
+    assert a_feb["top3_share"] == 1.0  # exactly: a share that is whole must not differ by a rounding
     assert a_feb["max_sector_share"] == pytest.approx(largest_sector / sum(values.values()))
     c = features.loc[("C", FEB)]  # holds nothing
     assert c["sector_count"] == 0 and c[["top3_share", "max_sector_share", "index_share"]].isna().all()
