@@ -72,6 +72,21 @@ TEMPLATES: dict[str, Template] = {
     "tenure_days": Template("account age", lambda v: f"an account open for {_age(v)}"),
     "track_record_days": Template("track record", lambda v: f"a {_duration(v)} track record"),
     "market_vol_21d": Template("market volatility", lambda v: f"market volatility of {v:.0%}"),
+    # The ranker's evidence inputs: t-statistics, said as how far from luck the record is.
+    "sharpe_tstat_inception": Template(
+        "evidence since inception", lambda v: f"lifetime returns {v:.1f} standard errors from zero"
+    ),
+    "alpha_tstat_inception": Template(
+        "alpha over the S&P 500 since inception",
+        lambda v: f"a lifetime alpha over the S&P 500 {v:.1f} standard errors from zero",
+    ),
+    "universe_alpha_tstat_inception": Template(
+        "stock-picking edge since inception",
+        lambda v: f"a lifetime stock-picking edge {v:.1f} standard errors from zero",
+    ),
+    "alpha_tstat_12m": Template(
+        "12-month alpha evidence", lambda v: f"a 12-month alpha {v:.1f} standard errors from zero"
+    ),
 }
 
 
