@@ -78,7 +78,7 @@ TEMPLATES: dict[str, Template] = {
     ),
     "alpha_tstat_inception": Template(
         "alpha over the S&P 500 since inception",
-        lambda v: f"a lifetime alpha over the S&P 500 {v:.1f} standard errors from zero",
+        lambda v: f"a lifetime S&P 500 alpha {v:.1f} standard errors from zero",
     ),
     "universe_alpha_tstat_inception": Template(
         "stock-picking edge since inception",
