@@ -18,6 +18,7 @@ pytestmark = pytest.mark.cluster
 
 POSTGRES = ("127.0.0.1", 5432)
 REDIS = ("127.0.0.1", 6379)
+REDIS_DB = 3  # this module's own database, emptied before its world is built
 
 
 def reachable(address: tuple[str, int]) -> bool:
@@ -46,12 +47,17 @@ def database():
 
 @pytest.fixture(scope="module")
 def cluster_world(tmp_path_factory, database):
+    import redis
+
+    # Feast's Redis store skips a row whose stored event time is not older: values an earlier run wrote
+    # for the same accounts and dates (with another feature list, say) would otherwise stay.
+    redis.Redis(host=REDIS[0], port=REDIS[1], db=REDIS_DB).flushdb()
     return build_world(
         tmp_path_factory.mktemp("cluster-world"),
         n_accounts=40,
         top_k=5,
         online_store="redis",
-        redis_connection_string=f"{REDIS[0]}:{REDIS[1]},db=3",
+        redis_connection_string=f"{REDIS[0]}:{REDIS[1]},db={REDIS_DB}",
         feast_registry=f"postgresql+psycopg://{database}",
         mlflow_tracking_uri=f"postgresql://{database}",
     )
