@@ -29,9 +29,10 @@ def champion_version(settings: Settings):
 
 
 def champion_fold_ndcg(
-    frame: pd.DataFrame, result: WalkForwardResult, settings: Settings
+    frame: pd.DataFrame, result: WalkForwardResult, settings: Settings, target: str = "label"
 ) -> pd.Series | None:
-    """Per-fold NDCG@100 of the champion by test date, on the challenger's folds; None without a champion.
+    """Per-fold NDCG@100 of the champion against `target` (label or skill) by test date, on the
+    challenger's folds; None without a champion.
 
     The champion is re-scored only on test dates after its own training data ended (earlier folds
     would flatter it with in-sample predictions). When no fold is that recent (the same data run
@@ -49,7 +50,7 @@ def champion_fold_ndcg(
         for test_date in fresh["test_date"]:
             test = frame[frame[EVENT_TIMESTAMP] == test_date]
             metrics = fold_metrics(test, {"model": booster.predict(test[names])}, settings)
-            scores[test_date] = metrics[f"model_vs_label_ndcg_at_{NDCG_K}"]
+            scores[test_date] = metrics[f"model_vs_{target}_ndcg_at_{NDCG_K}"]
         return pd.Series(scores, dtype=float)
     recorded = json.loads(version.tags.get(registry.TAG_WALK_FORWARD_NDCG, "{}"))
     return pd.Series({pd.Timestamp(k): v for k, v in recorded.items()}, dtype=float) if recorded else None

@@ -36,6 +36,7 @@ def paired_difference(candidate: list[float], other: list[float], seed: int = 0)
 def gate(
     comparisons: dict[str, tuple[list[float], list[float]]],
     guardrails: dict[str, tuple[float, float]] | None = None,
+    target: str = "label",
 ) -> GateDecision:
     """Promote only if the candidate's mean per-fold NDCG@100 beats every rival's on the same folds
     and every guardrail holds.
@@ -43,6 +44,7 @@ def gate(
     Args:
         comparisons: Rival name (``baseline``, ``champion``) -> (candidate's per-fold NDCG@100,
             rival's per-fold NDCG@100), aligned fold by fold. Leave the champion out when there is none.
+        target: What the NDCG@100 ranks against (``label`` or ``skill``), for the reasons.
         guardrails: Name -> (the candidate's value, the most it may be), e.g. the share of its top 100
             replaced from one month to the next. A value that could not be measured (NaN, e.g. a
             single test date has no month-over-month turnover) is reported and not held against it.
@@ -65,7 +67,7 @@ def gate(
         beats = bool(diff["mean_diff"] > 0)
         passed &= beats
         reasons.append(
-            f"{'beats' if beats else 'does not beat'} the {rival}: mean NDCG@100 difference "
+            f"{'beats' if beats else 'does not beat'} the {rival}: mean NDCG@100 (vs {target}) difference "
             f"{diff['mean_diff']:+.4f} over {len(candidate)} folds "
             f"(95% paired-bootstrap CI {diff['ci_low']:+.4f} to {diff['ci_high']:+.4f})"
         )

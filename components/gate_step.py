@@ -17,7 +17,7 @@ def decide(outcome: dict, settings: Settings) -> GateDecision:
     if outcome.get("champion_ndcg") is not None:
         comparisons["champion"] = (outcome["candidate_ndcg_vs_champion"], outcome["champion_ndcg"])
     guardrails = {"top_100_turnover": (outcome["candidate_top_turnover"], settings.max_top_turnover)}
-    return gate(comparisons, guardrails)
+    return gate(comparisons, guardrails, outcome.get("gate_target", "label"))
 
 
 def record_decision(outcome: dict, decision: GateDecision, settings: Settings) -> None:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     concentration_penalty: float = Field(
         1.0, ge=0, description="Score lost per unit of HHI above 0.5 (one or two stocks); fixed at training."
     )
+    gate_target: str = Field(
+        "auto",
+        pattern="^(auto|label|skill)$",
+        description="What the gate's NDCG@100 ranks against; auto: skill when truth/ exists, else the label.",
+    )
     max_top_turnover: float = Field(
         0.5, ge=0, le=1, description="Gate guardrail: most of the top 100 a challenger may replace per month."
     )

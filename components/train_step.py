@@ -15,7 +15,7 @@ from components import registry
 from components.baselines import BASELINES
 from components.champion import champion_fold_ndcg
 from components.cpcv import cpcv_metrics
-from components.evaluation import evaluate_scorers, recommendation_turnover
+from components.evaluation import evaluate_scorers, has_skill, recommendation_turnover
 from components.evaluation_report import evaluation_summary, write_evaluation_report
 from components.layout import DataLayout
 from components.modelling_data import modelling_frame
@@ -49,7 +49,8 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     progress(f"objective kept: {result.objective} ({comparison})")
     write_predictions(layout, result)
     use_experiment(settings)
-    champion = champion_fold_ndcg(frame, result, settings)
+    target = gate_target(frame, settings)
+    champion = champion_fold_ndcg(frame, result, settings, target)
     train_dates = final_training_dates(frame, settings)
     train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
     booster = fit_booster(train_rows, settings, result.objective, settings.label)
@@ -65,15 +66,16 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         mlflow.log_metrics(comparison)
         report = write_evaluation(layout, result, settings.label)
         log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
-        version = register_challenger(booster, settings, result, train_dates, constants)
-    candidate = per_fold(result, "model")
+        version = register_challenger(booster, settings, result, train_dates, constants, target)
+    candidate = per_fold(result, "model", target)
     return {
         "run_id": run.info.run_id,
         "version": version,
         "summary": result.summary(),
         "report": str(report),
         "candidate_ndcg": candidate.tolist(),
-        "baseline_ndcg": per_fold(result, "roi_log_days").tolist(),
+        "baseline_ndcg": per_fold(result, "roi_log_days", target).tolist(),
+        "gate_target": target,
         # Guardrail: the share of the model's top 100 replaced from one test month to the next.
         "candidate_top_turnover": float(
             recommendation_turnover(result.evaluation_frame, "model", NDCG_K).mean()
@@ -86,10 +88,20 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     }
 
 
-def per_fold(result: WalkForwardResult, scorer: str) -> pd.Series:
-    """Per-fold NDCG@100 against the label, indexed by test date: what the gate compares."""
+def per_fold(result: WalkForwardResult, scorer: str, target: str) -> pd.Series:
+    """Per-fold NDCG@100 against `target` (label or skill), indexed by test date: what the gate compares."""
     metrics = result.fold_metrics.set_index("test_date")
-    return metrics[f"{scorer}_vs_label_ndcg_at_{NDCG_K}"].astype(float)
+    return metrics[f"{scorer}_vs_{target}_ndcg_at_{NDCG_K}"].astype(float)
+
+
+def gate_target(frame: pd.DataFrame, settings: Settings) -> str:
+    """What the gate ranks against: latent skill where the world has it (the product's objective, known
+    only in a simulated world), else the forward label (the only observable on a real platform)."""
+    if settings.gate_target == "auto":
+        return "skill" if has_skill(frame) else "label"
+    if settings.gate_target == "skill" and not has_skill(frame):
+        raise ValueError("gate_target is skill but the source has no truth/ table: use label or auto")
+    return settings.gate_target
 
 
 def write_predictions(layout: DataLayout, result: WalkForwardResult) -> None:
@@ -157,6 +169,7 @@ def register_challenger(
     result: WalkForwardResult,
     train_dates: list[pd.Timestamp],
     constants: ScoringConstants,
+    target: str,
 ) -> str:
     """Log the native Booster, register it and point the `challenger` alias at it."""
     info = mlflow.lightgbm.log_model(
@@ -169,7 +182,7 @@ def register_challenger(
         registry.TAG_FEATURE_SERVICE: settings.feature_service,
         registry.TAG_TRAIN_END: str(train_dates[-1].date()),
         registry.TAG_WALK_FORWARD_NDCG: json.dumps(
-            {str(date.date()): value for date, value in per_fold(result, "model").items()}
+            {str(date.date()): value for date, value in per_fold(result, "model", target).items()}
         ),
     }
     for key, value in tags.items():

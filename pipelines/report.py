@@ -9,10 +9,11 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from components import registry
+from components.baselines import BASELINES
 from components.champion import champion_version
 from components.settings import Settings
 
-SHOWN = ["model_vs_label", "roi_log_days_vs_label", "model_vs_skill", "roi_log_days_vs_skill"]
+SCORERS = ["model", "ceiling", "survivors_only", *BASELINES]
 
 
 def print_run_summary(settings: Settings) -> None:
@@ -27,12 +28,17 @@ def print_run_summary(settings: Settings) -> None:
     client = MlflowClient()
     challenger = client.get_model_version_by_alias(settings.model_name, registry.CHALLENGER)
     run = client.get_run(challenger.run_id)
-    print(f"\nWalk-forward ({run.data.params.get('folds')} folds), mean over test months:")
-    for prefix in SHOWN:
-        ndcg, ic = (run.data.metrics.get(f"mean_{prefix}_{m}") for m in ("ndcg_at_100", "ic"))
-        if ndcg is not None:
-            print(f"  {prefix:<24} NDCG@100 {ndcg:.4f}   Spearman IC {ic:+.4f}")
-    if not any(f"mean_{p}_ndcg_at_100" in run.data.metrics for p in SHOWN[2:]):
+    params = run.data.params
+    print(
+        f"\nWalk-forward ({params.get('folds')} folds, label {params.get('label')}, objective "
+        f"{params.get('objective')}), mean over test months:"
+    )
+    for target in ("label", "skill"):
+        for scorer in SCORERS:
+            ndcg, ic = (run.data.metrics.get(f"mean_{scorer}_vs_{target}_{m}") for m in ("ndcg_at_100", "ic"))
+            if ndcg is not None:
+                print(f"  {scorer + '_vs_' + target:<28} NDCG@100 {ndcg:.4f}   Spearman IC {ic:+.4f}")
+    if "mean_model_vs_skill_ndcg_at_100" not in run.data.metrics:
         print("  no ground truth was given (no truth/ table): metrics against latent skill are not reported")
     print(f"\nGate: {run.data.tags.get('gate_reasons', 'not run')}")
     champion = champion_version(settings)

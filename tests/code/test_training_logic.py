@@ -9,6 +9,7 @@ from components.metrics import ndcg_at_k, spearman_ic
 from components.scoring import ScoringConstants, finalize_scores
 from components.settings import Settings
 from components.train import RANKER_FEATURES, feature_names, lgb_params, resolve_label
+from components.train_step import gate_target
 from components.walk_forward import walk_forward_folds
 from feature_repo.feature_schema import FEATURES
 
@@ -149,3 +150,15 @@ def test_the_learner_reads_the_evidence_features_each_monotone_increasing():
     assert set(feature_names("all")) == set(FEATURES) and set(names) <= set(FEATURES)
     with pytest.raises(ValueError, match="unknown feature set 'some'"):
         feature_names("some")
+
+
+def test_the_gate_ranks_against_skill_where_the_world_has_it_and_the_label_elsewhere():
+    with_truth = pd.DataFrame({"skill": [0.1, 0.0]})
+    without = pd.DataFrame({"skill": [np.nan, np.nan]})
+    assert gate_target(with_truth, Settings()) == "skill"
+    assert gate_target(without, Settings()) == "label"
+    assert gate_target(with_truth, Settings(gate_target="label")) == "label"
+    with pytest.raises(ValueError, match="no truth/ table"):
+        gate_target(without, Settings(gate_target="skill"))
+    verdict = gate({"baseline": ([0.6, 0.7], [0.5, 0.5])}, target="skill")
+    assert "mean NDCG@100 (vs skill) difference +0.1500" in verdict.reasons[0]
