@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 
 from components import registry
 from components.settings import Settings
-from components.train import NDCG_K, WalkForwardResult, fold_metrics
+from components.train import NDCG_K, WalkForwardResult, fold_metrics, predict
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 
 
@@ -43,13 +43,12 @@ def champion_fold_ndcg(
         return None
     train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, "1900-01-01"))
     booster = mlflow.lightgbm.load_model(registry.model_uri(settings.model_name))
-    names = booster.feature_name()
     fresh = result.fold_metrics[result.fold_metrics["test_date"] > train_end]
-    if len(fresh) and all(name in frame.columns for name in names):
+    if len(fresh) and all(name in frame.columns for name in booster.feature_name()):
         scores = {}
         for test_date in fresh["test_date"]:
             test = frame[frame[EVENT_TIMESTAMP] == test_date]
-            metrics = fold_metrics(test, {"model": booster.predict(test[names])}, settings)
+            metrics = fold_metrics(test, {"model": predict(booster, test)}, settings)
             scores[test_date] = metrics[f"model_vs_{target}_ndcg_at_{NDCG_K}"]
         return pd.Series(scores, dtype=float)
     recorded = json.loads(version.tags.get(registry.TAG_WALK_FORWARD_NDCG, "{}"))

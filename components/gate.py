@@ -44,10 +44,10 @@ def gate(
     Args:
         comparisons: Rival name (``baseline``, ``champion``) -> (candidate's per-fold NDCG@100,
             rival's per-fold NDCG@100), aligned fold by fold. Leave the champion out when there is none.
-        target: What the NDCG@100 ranks against (``label`` or ``skill``), for the reasons.
         guardrails: Name -> (the candidate's value, the most it may be), e.g. the share of its top 100
             replaced from one month to the next. A value that could not be measured (NaN, e.g. a
             single test date has no month-over-month turnover) is reported and not held against it.
+        target: What the NDCG@100 ranks against (``label`` or ``skill``), for the reasons.
 
     Example:
         >>> gate({"baseline": ([0.6, 0.7], [0.5, 0.5])}).promote

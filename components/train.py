@@ -243,10 +243,10 @@ def walk_forward_folds_of(frame: pd.DataFrame, settings: Settings) -> list[Fold]
 def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
     """Walk-forward folds over the dates whose label is known; an error says why there are none."""
     folds = walk_forward_folds_of(frame, settings)
-    labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].unique()
     if not folds:
+        labelled_dates = frame.loc[frame[settings.label].notna(), EVENT_TIMESTAMP].nunique()
         raise ValueError(
-            f"not enough history for one walk-forward fold: {len(labelled_dates)} labelled as-of dates, "
+            f"not enough history for one walk-forward fold: {labelled_dates} labelled as-of dates, "
             f"need {settings.train_months} for training plus an embargo of {horizon_days(settings)} days"
         )
     return folds

@@ -15,7 +15,7 @@ from components import registry
 from components.baselines import BASELINES
 from components.champion import champion_fold_ndcg
 from components.cpcv import cpcv_metrics
-from components.evaluation import evaluate_scorers, has_skill, recommendation_turnover
+from components.evaluation import Evaluation, evaluate_scorers, has_skill
 from components.evaluation_report import evaluation_summary, write_evaluation_report
 from components.layout import DataLayout
 from components.modelling_data import modelling_frame
@@ -64,7 +64,7 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
     with mlflow.start_run(run_name="train") as run:
         log_run(settings, result, train_dates)
         mlflow.log_metrics(comparison)
-        report = write_evaluation(layout, result, settings.label)
+        report, evaluation = write_evaluation(layout, result, settings.label)
         log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
         version = register_challenger(booster, settings, result, train_dates, constants, target)
     candidate = per_fold(result, "model", target)
@@ -77,9 +77,7 @@ def train_and_register(layout: DataLayout, settings: Settings, progress=print) -
         "baseline_ndcg": per_fold(result, "roi_log_days", target).tolist(),
         "gate_target": target,
         # Guardrail: the share of the model's top 100 replaced from one test month to the next.
-        "candidate_top_turnover": float(
-            recommendation_turnover(result.evaluation_frame, "model", NDCG_K).mean()
-        ),
+        "candidate_top_turnover": float(evaluation.turnover["model"].mean()),
         # The champion is compared on the folds it could be scored on, candidate on the same folds.
         "champion_ndcg": None if champion is None else champion.tolist(),
         "candidate_ndcg_vs_champion": None
@@ -153,14 +151,19 @@ def log_cpcv(splits: pd.DataFrame, progress) -> None:
     )
 
 
-def write_evaluation(layout: DataLayout, result: WalkForwardResult, label: str) -> Path:
-    """The evaluation report of the model, the ceiling and every baseline, logged to the active run."""
+def write_evaluation(layout: DataLayout, result: WalkForwardResult, label: str) -> tuple[Path, Evaluation]:
+    """The evaluation of the model, the ceiling and every baseline, its report logged to the active run.
+
+    The top-100 turnover the gate's guardrail reads is ``evaluation.turnover`` (``turnover_k`` 100).
+    """
     scorers = [name for name in ("model", "ceiling", "survivors_only") if name in result.evaluation_frame]
-    evaluation = evaluate_scorers(result.evaluation_frame, [*scorers, *BASELINES], label=label)
+    evaluation = evaluate_scorers(
+        result.evaluation_frame, [*scorers, *BASELINES], turnover_k=NDCG_K, label=label
+    )
     mlflow.log_metrics({f"eval_{k}": v for k, v in evaluation_summary(evaluation).items()})
     report = write_evaluation_report(evaluation, layout.reports / "evaluation")
     mlflow.log_artifact(str(report))
-    return report
+    return report, evaluation
 
 
 def register_challenger(

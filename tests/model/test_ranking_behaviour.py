@@ -35,8 +35,11 @@ def population() -> pd.DataFrame:
 
 
 def trader(**values) -> dict:
+    """An account's features; its evidence since inception follows its Sharpe ratio and record, as in
+    the population."""
     base = {name: 0.0 for name in FEATURES} | {"skew_12m": 0.0, "kurtosis_12m": 3.0}
-    return base | values
+    years = values["track_record_days"] / 252
+    return base | {"sharpe_tstat_inception": values["sharpe_12m"] * years**0.5} | values
 
 
 def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(population):
@@ -59,7 +62,6 @@ def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(populatio
                 n_tickers=1,
                 track_record_days=84,
                 returns_12m=84,
-                sharpe_tstat_inception=2.2 * (84 / 252) ** 0.5,
                 volatility_12m=1.2,
                 return_12m=3.0,
             ),
@@ -71,7 +73,6 @@ def test_lucky_one_stock_gambler_ranks_below_steady_diversified_trader(populatio
                 n_tickers=9,
                 track_record_days=1000,
                 returns_12m=252,
-                sharpe_tstat_inception=1.6 * (1000 / 252) ** 0.5,
                 volatility_12m=0.15,
                 return_12m=0.25,
             ),
