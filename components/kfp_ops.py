@@ -17,8 +17,8 @@ def ingest_op(source: str, data_root: str, config_file: str, reconciliation: Out
     import json
     from pathlib import Path
 
-    from components.ingest import ingest
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.contract.ingest import ingest
 
     settings = Settings.for_step(data_root, config_file)
     counts = ingest(Path(source), settings.layout)
@@ -33,8 +33,8 @@ def features_op(data_root: str, config_file: str) -> str:
     """Spark: point-in-time features and forward labels per account and month-end."""
     import json
 
-    from components.features import build_features
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.features.job import build_features
 
     settings = Settings.for_step(data_root, config_file)
     return json.dumps(build_features(settings.layout), default=str)
@@ -45,8 +45,8 @@ def publish_op(data_root: str, config_file: str, features: str) -> str:
     """Feast apply + materialise the latest features online + rebuild the retrieval index."""
     import json
 
-    from components.publish import publish_features
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.store.publish import publish_features
 
     settings = Settings.for_step(data_root, config_file)
     return json.dumps(publish_features(settings.layout, settings))
@@ -60,8 +60,8 @@ def train_op(
     import json
     import shutil
 
-    from components.settings import Settings
-    from components.train_step import train_and_register
+    from components.config.settings import Settings
+    from components.release.training import train_and_register
 
     settings = Settings.for_step(data_root, config_file)
     outcome = train_and_register(settings.layout, settings)
@@ -77,8 +77,8 @@ def gate_op(data_root: str, config_file: str, outcome: str, verdict: Output[Mark
     import json
     from pathlib import Path
 
-    from components.gate_step import decide, record_decision
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.release.promotion import decide, record_decision
 
     settings = Settings.for_step(data_root, config_file)
     decision = decide(json.loads(outcome), settings)
@@ -93,8 +93,8 @@ def promote_op(data_root: str, config_file: str, outcome: str) -> str:
     """Point the `champion` alias at the challenger."""
     import json
 
-    from components.gate_step import promote
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.release.promotion import promote
 
     settings = Settings.for_step(data_root, config_file)
     version = json.loads(outcome)["version"]
@@ -107,8 +107,8 @@ def deploy_op(data_root: str, config_file: str, version: str) -> str:
     """Roll the champion out to KServe (cluster) or check that it resolves (local)."""
     import json
 
-    from components.deploy import deploy_champion
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.release.deploy import deploy_champion
 
     settings = Settings.for_step(data_root, config_file)
     return json.dumps(deploy_champion(settings))
@@ -119,8 +119,8 @@ def scores_op(data_root: str, config_file: str, after: str) -> str:
     """Write the contract's scores/ table for every walk-forward test date and the latest date."""
     import json
 
-    from components.scores import write_scores
-    from components.settings import Settings
+    from components.config.settings import Settings
+    from components.release.batch_scores import write_scores
 
     settings = Settings.for_step(data_root, config_file)
     return json.dumps(write_scores(settings.layout, settings))

@@ -8,8 +8,8 @@ from feast.infra.online_stores.redis import RedisOnlineStoreConfig
 from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 from feast.infra.registry.sql import SqlRegistryConfig
 
-from components.layout import DataLayout
-from components.settings import Settings
+from components.config.layout import DataLayout
+from components.config.settings import Settings
 from feature_repo.definitions import ALL_DEFINITIONS
 
 PROJECT = "skillrank"

@@ -1,6 +1,6 @@
 """Stage 2 of the feed: a KServe predictor scoring candidates with the MLflow champion (a LightGBM Booster).
 
-Its reply carries the model version's scoring constants (`components.scoring.ScoringConstants`, read from
+Its reply carries the model version's scoring constants (`components.scoring.finalize.ScoringConstants`, read from
 the version's tags), so the transformer finalizes scores with the numbers batch scoring used. A v1 body
 with ``"explain": true`` also gets each row's largest feature contributions (LightGBM's SHAP values);
 they cost about thirty predictions each, so the transformer asks for them for the investors it shows only.
@@ -22,9 +22,9 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from components import registry
-from components.scoring import ScoringConstants
-from components.settings import Settings
+from components.config import registry
+from components.config.settings import Settings
+from components.scoring.finalize import ScoringConstants
 from inference.server import add_bind_host, model_server
 
 V2_INPUT = "features"

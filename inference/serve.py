@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from components.settings import Settings
+from components.config.settings import Settings
 
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 15

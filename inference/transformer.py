@@ -2,9 +2,9 @@
 
 ``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
 ``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
-the feed's order with `components.scoring.finalize_scores` (with the scoring constants of the predictor's
+the feed's order with `components.scoring.finalize.finalize_scores` (with the scoring constants of the predictor's
 model version), then asks the predictor to explain the top K only and turns the largest feature
-contributions into reasons (`components.explanations`). ``fdr_pass`` is Benjamini–Hochberg over the
+contributions into reasons (`components.scoring.explanations`). ``fdr_pass`` is Benjamini–Hochberg over the
 request's candidates, not over the whole platform as in ``scores/``. Run it with
 ``python -m inference.transformer --model_name skillrank --predictor_host HOST:PORT``.
 """
@@ -24,9 +24,9 @@ from kserve.errors import InferenceError, InvalidInput
 from kserve.logging import logger
 from kserve.predictor_config import PredictorConfig
 
-from components.explanations import probability_reason, reasons
-from components.scoring import ScoringConstants, finalize_scores
-from components.settings import Settings
+from components.config.settings import Settings
+from components.scoring.explanations import probability_reason, reasons
+from components.scoring.finalize import ScoringConstants, finalize_scores
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 from feature_repo.store import feature_store
 from inference.server import add_bind_host, model_server

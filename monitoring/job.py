@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from components import registry
-from components.feature_store_ops import read_point_in_time_table
-from components.scores import serving_version
-from components.settings import Settings
+from components.config import registry
+from components.config.settings import Settings
+from components.release.batch_scores import serving_version
+from components.store.feast_io import read_point_in_time_table
 from feature_repo.feature_schema import EVENT_TIMESTAMP, FEATURES
 from monitoring.drift import DriftDecision, drift_report
 

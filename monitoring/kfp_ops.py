@@ -11,7 +11,7 @@ def monitor_op(data_root: str, config_file: str, after: str, report: Output[HTML
     """Evidently drift of the latest features against the training reference; the retrain decision."""
     import shutil
 
-    from components.settings import Settings
+    from components.config.settings import Settings
     from monitoring.job import run_monitor
 
     settings = Settings.for_step(data_root, config_file)

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from components.settings import Settings
+from components.config.settings import Settings
 
 DEMO_WORLD = "demo-world"
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skillrank", description=__doc__)
     parser.add_argument(
-        "--config", type=Path, help="YAML settings file (keys of components.settings.Settings)"
+        "--config", type=Path, help="YAML settings file (keys of components.config.settings.Settings)"
     )
     parser.add_argument(
         "--data-root", type=Path, help="where outputs go (default: .skillrank or SKILLRANK_DATA_ROOT)"
@@ -97,7 +97,7 @@ def settings_with_source(args: argparse.Namespace) -> Settings:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from components.simulator import simulate_world
+    from components.simulator.world import simulate_world
 
     settings = settings_from(args)
     out = args.out or settings.data_root / DEMO_WORLD
@@ -107,8 +107,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from components.release.run_summary import print_run_summary
     from pipelines.local_run import run_locally
-    from pipelines.report import print_run_summary
 
     settings = settings_with_source(args)
     run_locally(settings.source, settings)
@@ -116,9 +116,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from components.features import build_features
-    from components.ingest import ingest
-    from components.publish import publish_features
+    from components.contract.ingest import ingest
+    from components.features.job import build_features
+    from components.store.publish import publish_features
     from pipelines.local_run import check_source
 
     settings = settings_with_source(args)
@@ -129,7 +129,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    from pipelines.study import run_study
+    from components.ranking.study import run_study
 
     settings = settings_from(args)
     table = run_study(

@@ -7,7 +7,7 @@ from contextlib import nullcontext
 
 import httpx
 
-from components.settings import Settings
+from components.config.settings import Settings
 
 
 def free_port() -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from kfp import local
 
-from components.contract_reader import read_source
-from components.settings import Settings
+from components.config.settings import Settings
+from components.contract.reader import read_source
 from pipelines.training import training_pipeline
 
 

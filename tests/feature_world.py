@@ -23,8 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.contract import TABLES
-from components.layout import DataLayout
+from components.config.layout import DataLayout
+from components.contract.tables import TABLES
 
 MARKET_DAYS = [d.date() for d in pd.bdate_range("2020-12-01", "2022-04-14")]  # Mon-Fri, no holidays
 WORLD_DAYS = [d for d in MARKET_DAYS if d >= date(2021, 1, 4)]  # 15.5 months: windows drop old months

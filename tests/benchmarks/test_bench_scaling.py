@@ -6,9 +6,9 @@ Both sizes run side by side in one process, so the ratio is robust to a noisy ma
 import time
 from datetime import date
 
-from components.ingest import ingest
-from components.layout import DataLayout
-from components.simulator import simulate_world
+from components.config.layout import DataLayout
+from components.contract.ingest import ingest
+from components.simulator.world import simulate_world
 
 SIZES = (2_000, 20_000)
 

@@ -1,4 +1,4 @@
-"""The heuristic baselines (components.baselines): literal traders, one test per baseline and per error."""
+"""The heuristic baselines (components.ranking.baselines): literal traders, one test per baseline and per error."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from components.baselines import (
+from components.ranking.baselines import (
     BASELINES,
     REQUIRED_COLUMNS,
     baseline_scores,

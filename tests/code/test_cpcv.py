@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from components.cpcv import N_FOLDS, date_splits
+from components.ranking.cpcv import N_FOLDS, date_splits
 
 DATES = list(pd.date_range("2019-01-31", periods=24, freq="ME"))
 

@@ -1,4 +1,4 @@
-"""Walk-forward evaluation (components.evaluation) and its HTML report (components.evaluation_report)."""
+"""Walk-forward evaluation (components.evaluation.evaluate) and its HTML report (components.evaluation.report)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.evaluation import (
+from components.evaluation.evaluate import (
     annualised_sharpe,
     evaluate_scorers,
     follower_backtest,
@@ -17,7 +17,7 @@ from components.evaluation import (
     recommendation_turnover,
     top_k_stability,
 )
-from components.evaluation_report import NO_GROUND_TRUTH, evaluation_summary, write_evaluation_report
+from components.evaluation.report import NO_GROUND_TRUTH, evaluation_summary, write_evaluation_report
 
 DATES = pd.date_range("2021-01-31", periods=4, freq="ME")
 N_ACCOUNTS = 30

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.contract import INDEX_SYMBOL
-from components.evidence import FORWARD_PERIODS, evidence_features, evidence_sums, universe_levels
+from components.contract.tables import INDEX_SYMBOL
+from components.features.evidence import FORWARD_PERIODS, evidence_features, evidence_sums, universe_levels
 
 pytestmark = pytest.mark.spark
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from components.explanations import feature_label, probability_reason, reasons
+from components.scoring.explanations import feature_label, probability_reason, reasons
 from feature_repo.feature_schema import FEATURES
 
 

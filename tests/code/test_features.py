@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from components.features import AsOfCalendar, build_features, daily_returns, day_frame, index_closes
-from components.layout import DataLayout
-from components.spark import spark_session
+from components.config.layout import DataLayout
+from components.features.job import AsOfCalendar, build_features, daily_returns, day_frame, index_closes
+from components.features.spark import spark_session
 from feature_repo.feature_schema import FEATURES, LABELS
 from tests.feature_world import (
     AFTER_MAR,

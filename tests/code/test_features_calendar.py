@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from components.features import AsOfCalendar, day_rows, month_period, tail_length
+from components.features.job import AsOfCalendar, day_rows, month_period, tail_length
 
 JAN, FEB, MAR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31)
 CALENDAR = AsOfCalendar([JAN, FEB, MAR], first_day=date(2020, 12, 30))

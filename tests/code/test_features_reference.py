@@ -29,8 +29,8 @@ import skfolio.measures as sk
 from pyspark.sql import functions as F
 from scipy import stats
 
-from components.features_stats import normal_cdf
-from components.luck import probabilistic_sharpe_ratio
+from components.features.stats import normal_cdf
+from components.scoring.luck import probabilistic_sharpe_ratio
 from tests.feature_world import (
     FEB,
     JAN,

@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from components.ingest import RULES, ingest, split_rows
-from components.layout import DataLayout
+from components.config.layout import DataLayout
+from components.contract.ingest import RULES, ingest, split_rows
 
 DAY = dt.date(2020, 1, 2)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.labels import add_excess_labels, label_horizon_days
+from components.labels.excess import add_excess_labels, label_horizon_days
 
 DATES = pd.to_datetime(["2020-01-31", "2020-02-28", "2020-03-31", "2020-04-30"])
 SPX = pd.Series([100.0, 110.0, 121.0, 133.1], index=DATES)

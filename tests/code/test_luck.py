@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import kurtosis, skew
 
-from components.luck import (
+from components.scoring.luck import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     fdr_skilled,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.retrieval import RetrievalIndex, build_retrieval_index, write_retrieval_index
-from components.settings import Settings
+from components.config.settings import Settings
+from components.store.retrieval import RetrievalIndex, build_retrieval_index, write_retrieval_index
 
 AS_OF = pd.Timestamp("2021-06-30")
 

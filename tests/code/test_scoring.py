@@ -7,19 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import registry
-from components.luck import (
+from components.config import registry
+from components.scoring.finalize import (
+    ScoringConstants,
+    finalize_scores,
+    fit_scoring_constants,
+    probability_of_skill,
+)
+from components.scoring.luck import (
     bh_cutoff,
     expected_max_sharpe,
     fdr_skilled,
     probabilistic_sharpe_ratio,
     psr_of_12m_sharpe,
-)
-from components.scoring import (
-    ScoringConstants,
-    finalize_scores,
-    fit_scoring_constants,
-    probability_of_skill,
 )
 
 CONSTANTS = ScoringConstants(

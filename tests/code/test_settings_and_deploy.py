@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from components.deploy import VERSION_ANNOTATION, rollout_patch
-from components.settings import Settings
+from components.config.settings import Settings
+from components.release.deploy import VERSION_ANNOTATION, rollout_patch
 
 
 def test_flags_beat_environment_beat_file(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from components.shrinkage import EmpiricalBayesShrinkage, score_standard_error
+from components.scoring.shrinkage import EmpiricalBayesShrinkage, score_standard_error
 
 
 def test_standard_error_of_a_sharpe_ratio_by_hand():

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import spearmanr
 
-from components.contract import INDEX_SECTOR, INDEX_SYMBOL
-from components.market_data import SECTORS, load_closes, market_table, sectors_table
-from components.simulator import hex_ids, simulate_world, top_n, unknown_symbol, zscore_rows
+from components.contract.tables import INDEX_SECTOR, INDEX_SYMBOL
+from components.simulator.market_data import SECTORS, load_closes, market_table, sectors_table
+from components.simulator.world import hex_ids, simulate_world, top_n, unknown_symbol, zscore_rows
 
 START, END = date(2019, 1, 1), date(2019, 12, 31)
 FAULT_KINDS = (

@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.gate import gate, paired_difference
-from components.metrics import ndcg_at_k, spearman_ic
-from components.scoring import ScoringConstants, finalize_scores
-from components.settings import Settings
-from components.train import RANKER_FEATURES, feature_names, lgb_params, resolve_label
-from components.train_step import gate_target
-from components.walk_forward import walk_forward_folds
+from components.config.settings import Settings
+from components.evaluation.metrics import ndcg_at_k, spearman_ic
+from components.ranking.learner import RANKER_FEATURES, feature_names, lgb_params, resolve_label
+from components.ranking.walk_forward import walk_forward_folds
+from components.release.gate import gate, paired_difference
+from components.release.training import gate_target
+from components.scoring.finalize import ScoringConstants, finalize_scores
 from feature_repo.feature_schema import FEATURES
 
 MONTH_ENDS = pd.date_range("2020-01-31", periods=14, freq="ME")

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.contract_reader import ContractError, read_source
-from components.ingest import ingest
-from components.layout import DataLayout
+from components.config.layout import DataLayout
+from components.contract.ingest import ingest
+from components.contract.reader import ContractError, read_source
 from pipelines.cli import main
 from tests.handworld import write_export
 

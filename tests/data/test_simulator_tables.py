@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from components.contract import INDEX_SECTOR, INDEX_SYMBOL, TABLES
-from components.market_data import SECTORS
-from components.simulator import simulate_world
+from components.contract.tables import INDEX_SECTOR, INDEX_SYMBOL, TABLES
+from components.simulator.market_data import SECTORS
+from components.simulator.world import simulate_world
 
 START, END = date(2020, 1, 1), date(2020, 12, 31)
 ARCHETYPES = {"skilled", "unskilled", "negative", "meme", "gambler"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.registry import model_uri
+from components.config.registry import model_uri
 from inference.predictor import RankingPredictor
 from tests.inference.world import World, build_world
 

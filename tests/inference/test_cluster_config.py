@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from components.scoring import finalize_scores
+from components.scoring.finalize import finalize_scores
 from feature_repo.store import feature_store
 from tests.inference.world import FEATURE_NAMES, build_world
 

@@ -8,7 +8,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from mlflow import MlflowClient
 
-from components.scoring import ScoringConstants
+from components.scoring.finalize import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
 from tests.inference.world import FEATURE_NAMES
 

@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from components.settings import Settings
+from components.config.settings import Settings
 from inference.serve import serve, settings_env, wait_ready
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from kserve.errors import InferenceError, InvalidInput
 
-from components.explanations import reasons
-from components.scoring import finalize_scores
-from components.settings import Settings
+from components.config.settings import Settings
+from components.scoring.explanations import reasons
+from components.scoring.finalize import finalize_scores
 from inference.transformer import RetrievalTransformer, main, parse_feed_request
 from tests.inference.world import FEATURE_NAMES
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from components import registry
-from components.retrieval import write_retrieval_index
-from components.scoring import ScoringConstants, fit_scoring_constants
-from components.settings import Settings
-from components.tracking import use_experiment
+from components.config import registry
+from components.config.settings import Settings
+from components.config.tracking import use_experiment
+from components.scoring.finalize import ScoringConstants, fit_scoring_constants
+from components.store.retrieval import write_retrieval_index
 from feature_repo.definitions import account_monthly_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
 from feature_repo.store import apply_definitions, feature_store

@@ -18,7 +18,7 @@ import kubernetes.client
 import pytest
 import yaml
 
-from components.settings import Settings
+from components.config.settings import Settings
 from pipelines.cli import build_parser as skillrank_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.scoring import finalize_scores, fit_scoring_constants
-from components.settings import Settings
-from components.train import feature_names, fit_booster
+from components.config.settings import Settings
+from components.ranking.learner import feature_names, fit_booster
+from components.scoring.finalize import finalize_scores, fit_scoring_constants
 from feature_repo.feature_schema import FEATURES
 
 SETTINGS = Settings(n_estimators=60, seed=3)

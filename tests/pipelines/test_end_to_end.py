@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from components import registry
-from components.feature_store_ops import read_point_in_time_table
-from components.settings import Settings
+from components.config import registry
+from components.config.settings import Settings
+from components.store.feast_io import read_point_in_time_table
 from pipelines.feed import fetch_feed
 from pipelines.local_run import run_locally
 from tests import handworld
@@ -87,7 +87,7 @@ def test_hand_export_scores_every_account_seen(hand_run):
 
 @pytest.fixture(scope="module")
 def simulated_run(tmp_path_factory):
-    from components.simulator import simulate_world
+    from components.simulator.world import simulate_world
 
     root = tmp_path_factory.mktemp("sim")
     simulate_world(

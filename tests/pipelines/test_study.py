@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from pipelines.study import aligned_labels
+from components.ranking.study import aligned_labels
 
 
 def test_labels_are_compared_up_to_the_last_date_the_slowest_has_matured():

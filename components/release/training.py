@@ -1,0 +1,194 @@
+"""The training step: walk-forward evaluation, the shipped model, MLflow tracking and registration."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from components.config import registry
+from components.config.layout import DataLayout
+from components.config.settings import Settings
+from components.config.tracking import use_experiment
+from components.evaluation.evaluate import Evaluation, evaluate_scorers, has_skill
+from components.evaluation.report import evaluation_summary, write_evaluation_report
+from components.ranking.baselines import BASELINES
+from components.ranking.cpcv import cpcv_metrics
+from components.ranking.learner import (
+    NDCG_K,
+    WalkForwardResult,
+    choose_objective,
+    final_training_dates,
+    fit_booster,
+    predict,
+    resolve_label,
+)
+from components.release.champion import champion_fold_ndcg
+from components.scoring.finalize import ScoringConstants, fit_scoring_constants
+from components.store.modelling_frame import modelling_frame
+from feature_repo.feature_schema import EVENT_TIMESTAMP
+from feature_repo.store import feature_store
+
+
+def train_and_register(layout: DataLayout, settings: Settings, progress=print) -> dict:
+    """Evaluate walk-forward, fit the shipped model, track it in MLflow and register it as challenger.
+
+    Returns:
+        run_id, model version, the walk-forward means and the per-fold NDCG@100 of model and baseline.
+    """
+    frame = modelling_frame(layout, feature_store(settings), settings.feature_service)
+    settings = settings.model_copy(update={"label": resolve_label(frame, settings)})
+    labelled = frame[settings.label].notna().sum()
+    progress(f"modelling frame: {len(frame)} account-dates, {labelled} labelled by {settings.label}")
+    result, comparison = choose_objective(frame, settings, progress)
+    progress(f"objective kept: {result.objective} ({comparison})")
+    write_predictions(layout, result)
+    use_experiment(settings)
+    target = gate_target(frame, settings)
+    champion = champion_fold_ndcg(frame, result, settings, target)
+    train_dates = final_training_dates(frame, settings)
+    train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
+    booster = fit_booster(train_rows, settings, result.objective, settings.label)
+    # Per-model constants of the feed's score (shrinkage prior, scale, neutral score), from training rows.
+    constants = fit_scoring_constants(
+        train_rows,
+        predict(booster, train_rows),
+        min_track_record_days=settings.min_track_record_days,
+        concentration_penalty=settings.concentration_penalty,
+    )
+    with mlflow.start_run(run_name="train") as run:
+        log_run(settings, result, train_dates)
+        mlflow.log_metrics(comparison)
+        report, evaluation = write_evaluation(layout, result, settings.label)
+        log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
+        version = register_challenger(booster, settings, result, train_dates, constants, target)
+    candidate = per_fold(result, "model", target)
+    return {
+        "run_id": run.info.run_id,
+        "version": version,
+        "summary": result.summary(),
+        "report": str(report),
+        "candidate_ndcg": candidate.tolist(),
+        "baseline_ndcg": per_fold(result, "roi_log_days", target).tolist(),
+        "gate_target": target,
+        # Guardrail: the share of the model's top 100 replaced from one test month to the next.
+        "candidate_top_turnover": float(evaluation.turnover["model"].mean()),
+        # The champion is compared on the folds it could be scored on, candidate on the same folds.
+        "champion_ndcg": None if champion is None else champion.tolist(),
+        "candidate_ndcg_vs_champion": None
+        if champion is None
+        else candidate.reindex(champion.index).tolist(),
+    }
+
+
+def per_fold(result: WalkForwardResult, scorer: str, target: str) -> pd.Series:
+    """Per-fold NDCG@100 against `target` (label or skill), indexed by test date: what the gate compares."""
+    metrics = result.fold_metrics.set_index("test_date")
+    return metrics[f"{scorer}_vs_{target}_ndcg_at_{NDCG_K}"].astype(float)
+
+
+def gate_target(frame: pd.DataFrame, settings: Settings) -> str:
+    """What the gate ranks against: latent skill where the world has it (the product's objective, known
+    only in a simulated world), else the forward label (the only observable on a real platform)."""
+    if settings.gate_target == "auto":
+        return "skill" if has_skill(frame) else "label"
+    if settings.gate_target == "skill" and not has_skill(frame):
+        raise ValueError("gate_target is skill but the source has no truth/ table: use label or auto")
+    return settings.gate_target
+
+
+def write_predictions(layout: DataLayout, result: WalkForwardResult) -> None:
+    """Out-of-sample raw predictions of every test date, for the scores/ table."""
+    path = layout.root / "predictions" / "walk_forward.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.predictions.to_parquet(path, index=False)
+
+
+def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.Timestamp]) -> None:
+    """Parameters, per-fold metrics (one step per fold), means and the fold table."""
+    mlflow.log_params(
+        {
+            "label": settings.label,
+            "objective": result.objective,
+            "features": settings.ranker_features,
+            "n_estimators": settings.n_estimators,
+            "train_months": settings.train_months,
+            "label_horizon_days": settings.label_horizon_days,
+            "folds": len(result.fold_metrics),
+            "final_train_start": train_dates[0].date(),
+            "final_train_end": train_dates[-1].date(),
+        }
+    )
+    for row in result.fold_metrics.to_dict("records"):
+        values = {k: float(v) for k, v in row.items() if k not in ("fold", "test_date") and pd.notna(v)}
+        mlflow.log_metrics(values, step=int(row["fold"]))
+    mlflow.log_metrics({k: v for k, v in result.summary().items() if np.isfinite(v)})
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "walk_forward_folds.csv"
+        result.fold_metrics.to_csv(table, index=False)
+        mlflow.log_artifact(str(table))
+
+
+def log_cpcv(splits: pd.DataFrame, progress) -> None:
+    """Each CPCV split's metrics as one step, and their means."""
+    if splits.empty:
+        progress("CPCV skipped: the history is too short to recombine")
+        return
+    for row in splits.to_dict("records"):
+        mlflow.log_metrics(
+            {f"cpcv_{k}": float(v) for k, v in row.items() if k != "split" and pd.notna(v)},
+            step=int(row["split"]),
+        )
+    means = splits.drop(columns="split").mean()
+    mlflow.log_metrics({f"cpcv_mean_{k}": float(v) for k, v in means.items() if pd.notna(v)})
+    progress(
+        f"CPCV {len(splits)} splits: mean NDCG@100 vs label {means[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f}"
+    )
+
+
+def write_evaluation(layout: DataLayout, result: WalkForwardResult, label: str) -> tuple[Path, Evaluation]:
+    """The evaluation of the model, the ceiling and every baseline, its report logged to the active run.
+
+    The top-100 turnover the gate's guardrail reads is ``evaluation.turnover`` (``turnover_k`` 100).
+    """
+    scorers = [name for name in ("model", "ceiling", "survivors_only") if name in result.evaluation_frame]
+    evaluation = evaluate_scorers(
+        result.evaluation_frame, [*scorers, *BASELINES], turnover_k=NDCG_K, label=label
+    )
+    mlflow.log_metrics({f"eval_{k}": v for k, v in evaluation_summary(evaluation).items()})
+    report = write_evaluation_report(evaluation, layout.reports / "evaluation")
+    mlflow.log_artifact(str(report))
+    return report, evaluation
+
+
+def register_challenger(
+    booster,
+    settings: Settings,
+    result: WalkForwardResult,
+    train_dates: list[pd.Timestamp],
+    constants: ScoringConstants,
+    target: str,
+) -> str:
+    """Log the native Booster, register it and point the `challenger` alias at it."""
+    info = mlflow.lightgbm.log_model(
+        booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
+    )
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    tags = {
+        **constants.to_tags(),
+        registry.TAG_FEATURE_SERVICE: settings.feature_service,
+        registry.TAG_TRAIN_END: str(train_dates[-1].date()),
+        registry.TAG_WALK_FORWARD_NDCG: json.dumps(
+            {str(date.date()): value for date, value in per_fold(result, "model", target).items()}
+        ),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
+    client.set_registered_model_alias(settings.model_name, registry.CHALLENGER, version)
+    return version
