@@ -1,8 +1,8 @@
 """Stage 2 of the feed: a KServe predictor scoring candidates with the MLflow champion (a LightGBM Booster).
 
-Its reply carries the model version's scoring constants (`components.scoring.finalize.ScoringConstants`, read from
-the version's tags), so the transformer finalizes scores with the numbers batch scoring used. A v1 body
-with ``"explain": true`` also gets each row's largest feature contributions (LightGBM's SHAP values);
+Its reply carries the model version's scoring constants (`components.scoring.finalize.ScoringConstants`,
+read from the version's tags), so the transformer finalizes scores with the numbers batch scoring used.
+A v1 body with ``"explain": true`` also gets each row's largest feature contributions (SHAP values);
 they cost about thirty predictions each, so the transformer asks for them for the investors it shows only.
 
 Run it with ``python -m inference.predictor --model_name skillrank``; ``--help`` lists every flag.

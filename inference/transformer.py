@@ -2,8 +2,8 @@
 
 ``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
 ``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
-the feed's order with `components.scoring.finalize.finalize_scores` (with the scoring constants of the predictor's
-model version), then asks the predictor to explain the top K only and turns the largest feature
+the feed's order with `components.scoring.finalize.finalize_scores` (with the scoring constants of the
+predictor's model version), then asks the predictor to explain the top K only and turns the largest feature
 contributions into reasons (`components.scoring.explanations`). ``fdr_pass`` is Benjamini–Hochberg over the
 request's candidates, not over the whole platform as in ``scores/``. Run it with
 ``python -m inference.transformer --model_name skillrank --predictor_host HOST:PORT``.

@@ -11,8 +11,8 @@ TAG_FEATURE_SERVICE = "feature_service"
 TAG_TRAIN_END = "train_end"
 TAG_WALK_FORWARD_NDCG = "walk_forward_ndcg_at_100"
 
-# The constants of `components.scoring.finalize.ScoringConstants`, fitted at training time: batch scores/ and the
-# served feed read them from the same model version, so both finalize raw scores with the same numbers.
+# The constants of `components.scoring.finalize.ScoringConstants`, fitted at training time: batch
+# scores/ and the served feed read them from the same model version, so both finalize alike.
 TAG_NEUTRAL_SCORE = "neutral_score"
 TAG_PRIOR_MEAN = "prior_mean"
 TAG_PRIOR_VARIANCE = "prior_variance"

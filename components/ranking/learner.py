@@ -183,7 +183,7 @@ def survivors(frame: pd.DataFrame) -> pd.Index:
 
 
 def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The test date's rows for `components.evaluation.evaluate`: labels, skill, track record and each score."""
+    """The test date's rows for `components.evaluation.evaluate`: labels, skill, record, each score."""
     columns = [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS, *DERIVED_LABELS, "track_record_days", "return_12m"]
     columns += [SKILL] if SKILL in test else []
     rows = test[columns].assign(**scores)

@@ -299,7 +299,7 @@ def concentration_penalty(hhi: ArrayLike, penalty: float) -> np.ndarray:
 
 def probability_of_skill(features: pd.DataFrame, constants: ScoringConstants) -> np.ndarray:
     """DSR of each account's 12-month Sharpe ratio: the probability its true Sharpe beats luck's best
-    among ``constants.competing_accounts`` (see `components.scoring.luck.dsr_of_12m_sharpe`); NaN if untestable.
+    among ``constants.competing_accounts`` (`components.scoring.luck.dsr_of_12m_sharpe`); NaN if untestable.
 
     Raises:
         KeyError: `features` lacks some of the `SCORING_FEATURES`.

@@ -1,8 +1,9 @@
 """The platform simulator: a seeded, vectorised world of accounts, trades and snapshots on real closes.
 
 No public trade-level data of retail investors exists, so this module writes the platform's tables
-(``accounts/``, ``trades/``, ``snapshots/``) on top of the real closes of ``components.simulator.market_data``,
-plus ``market/``, ``sectors/`` and the ground truth ``truth/``, exactly in ``components.contract.tables.TABLES``.
+(``accounts/``, ``trades/``, ``snapshots/``) on top of the real closes of
+``components.simulator.market_data``, plus ``market/``, ``sectors/`` and the ground truth ``truth/``,
+exactly in ``components.contract.tables.TABLES``.
 
 The model. Accounts are simulated in chunks (vectorised over accounts, looping over trading days), each
 with latent traits drawn from the seed:

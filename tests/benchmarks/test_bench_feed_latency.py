@@ -10,7 +10,7 @@ import time
 import httpx
 
 from inference.serve import serve
-from tests.inference.world import build_world
+from tests.serving_world import build_world
 
 SIZES = {50: 66, 1000: 1400}  # candidates wanted -> accounts in the world (about 3 in 4 are eligible)
 REQUESTS = 50

@@ -1,4 +1,4 @@
-"""Fixtures of the serving tests: one tiny world per session (features, Feast, MLflow champion, index)."""
+"""Fixtures of the serving tests: the predictor loaded from the shared world's champion."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ import pytest
 
 from components.config.registry import model_uri
 from inference.predictor import RankingPredictor
-from tests.inference.world import World, build_world
-
-
-@pytest.fixture(scope="session")
-def world(tmp_path_factory) -> World:
-    return build_world(tmp_path_factory.mktemp("serving-world"), n_accounts=50, top_k=10)
 
 
 @pytest.fixture(scope="module")

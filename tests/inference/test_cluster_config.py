@@ -12,7 +12,7 @@ import pytest
 
 from components.scoring.finalize import finalize_scores
 from feature_repo.store import feature_store
-from tests.inference.world import FEATURE_NAMES, build_world
+from tests.serving_world import FEATURE_NAMES, build_world
 
 pytestmark = pytest.mark.cluster
 

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from components.scoring.finalize import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
-from tests.inference.world import FEATURE_NAMES
+from tests.serving_world import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")

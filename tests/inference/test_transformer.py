@@ -13,7 +13,7 @@ from components.config.settings import Settings
 from components.scoring.explanations import reasons
 from components.scoring.finalize import finalize_scores
 from inference.transformer import RetrievalTransformer, main, parse_feed_request
-from tests.inference.world import FEATURE_NAMES
+from tests.serving_world import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Walk-forward evaluation (components.evaluation.evaluate) and its HTML report (components.evaluation.report)."""
+"""Walk-forward evaluation (`components.evaluation.evaluate`) and its HTML report (`.report`)."""
 
 from __future__ import annotations
 

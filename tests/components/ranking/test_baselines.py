@@ -1,4 +1,4 @@
-"""The heuristic baselines (components.ranking.baselines): literal traders, one test per baseline and per error."""
+"""The heuristic baselines (components.ranking.baselines): literal traders, a test per baseline and error."""
 
 from __future__ import annotations
 
