@@ -30,6 +30,7 @@ run: install world
 	$(BIN)/skillrank --data-root $(DATA_ROOT) feed --top-k 10
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install

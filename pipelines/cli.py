@@ -8,32 +8,68 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from components.config.settings import Settings
+from components.console import configure_logging
+from components.errors import DataError
 
 DEMO_WORLD = "demo-world"
+EXIT_USER_ERROR = 2
+# What a user can fix (a table, column, file, flag or setting; a step that must run first) is one
+# line and exit 2; anything else is a bug and keeps its traceback.
+USER_ERRORS = (DataError, ValidationError, FileNotFoundError, RuntimeError)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
     try:
         return args.handler(args) or 0
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"skillrank {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except USER_ERRORS as e:
+        print(f"skillrank {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def one_line(error: Exception) -> str:
+    """The error as one line; a settings validation error names each bad key.
+
+    Example:
+        >>> one_line(DataError("the feature table lacks ['hhi']"))
+        "the feature table lacks ['hhi']"
+    """
+    if isinstance(error, ValidationError):
+        return "invalid settings: " + "; ".join(
+            f"{'.'.join(map(str, item['loc'])) or 'settings'}: {item['msg']}" for item in error.errors()
+        )
+    return " ".join(str(error).split())
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's default from the code; a flag without one (None) says in its help what stands in."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="skillrank", description=__doc__)
+    parser = argparse.ArgumentParser(prog="skillrank", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
         "--config", type=Path, help="YAML settings file (keys of components.config.settings.Settings)"
     )
     parser.add_argument(
-        "--data-root", type=Path, help="where outputs go (default: .skillrank or SKILLRANK_DATA_ROOT)"
+        "--data-root",
+        type=Path,
+        help="where outputs go (default: SKILLRANK_DATA_ROOT, else "
+        f"{Settings.model_fields['data_root'].default})",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    simulate = commands.add_parser("simulate", help="write a simulated platform world in the data contract")
+    simulate = add_command(commands, "simulate", help="write a simulated platform world in the data contract")
     simulate.add_argument("--accounts", type=int, default=20_000, help="number of accounts")
     simulate.add_argument(
         "--start", type=date.fromisoformat, default=date(2019, 1, 1), help="first day, YYYY-MM-DD"
@@ -45,35 +81,37 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, help=f"output directory (default: <data root>/{DEMO_WORLD})")
     simulate.set_defaults(handler=cmd_simulate)
 
-    run = commands.add_parser("run", help="run the training pipeline locally with the KFP local runner")
+    run = add_command(commands, "run", help="run the training pipeline locally with the KFP local runner")
     run.add_argument("--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)")
     run.set_defaults(handler=cmd_run)
 
-    features = commands.add_parser("features", help="refresh features: ingest, Spark job, Feast publish")
+    features = add_command(commands, "features", help="refresh features: ingest, Spark job, Feast publish")
     features.add_argument(
         "--source", type=Path, help="directory in the data contract (default: SKILLRANK_SOURCE)"
     )
     features.set_defaults(handler=cmd_features)
 
-    compile_ = commands.add_parser("compile", help="compile the pipeline to YAML for the Kubeflow UI")
+    compile_ = add_command(commands, "compile", help="compile the pipeline to YAML for the Kubeflow UI")
     compile_.add_argument("--output", type=Path, default=Path("skillrank-training.yaml"), help="YAML path")
     compile_.set_defaults(handler=cmd_compile)
 
-    serve = commands.add_parser("serve", help="start the KServe transformer and predictor on loopback")
+    serve = add_command(commands, "serve", help="start the KServe transformer and predictor on loopback")
     serve.add_argument("--transformer-port", type=int, default=8080, help="transformer HTTP port")
     serve.add_argument("--predictor-port", type=int, default=8085, help="predictor HTTP port")
     serve.set_defaults(handler=cmd_serve)
 
-    feed = commands.add_parser("feed", help="query the feed from the transformer and print it")
+    feed = add_command(commands, "feed", help="query the feed from the transformer and print it")
     feed.add_argument("--top-k", type=int, default=10, help="how many investors")
     feed.add_argument("--url", help="transformer base URL (default: start local servers for this query)")
     feed.set_defaults(handler=cmd_feed)
 
-    monitor = commands.add_parser("monitor", help="Evidently drift report and retrain decision")
+    monitor = add_command(commands, "monitor", help="Evidently drift report and retrain decision")
     monitor.set_defaults(handler=cmd_monitor)
 
-    study = commands.add_parser(
-        "study", help="walk-forward NDCG@100 of each label x feature set x objective, beside the baselines"
+    study = add_command(
+        commands,
+        "study",
+        help="walk-forward NDCG@100 of each label x feature set x objective, beside the baselines",
     )
     study.add_argument("--labels", default="fwd_alpha_tstat_12m,fwd_sharpe_30d", help="comma-separated")
     study.add_argument("--feature-sets", default="evidence,all", help="comma-separated: evidence, all")
@@ -85,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_command(commands, name: str, help: str) -> argparse.ArgumentParser:
+    """A sub-command whose --help shows each flag's default, taken from the code."""
+    return commands.add_parser(name, help=help, description=help, formatter_class=HelpFormatter)
+
+
 def settings_from(args: argparse.Namespace, **overrides) -> Settings:
     return Settings.load(args.config, data_root=args.data_root, **overrides)
 
@@ -92,7 +135,7 @@ def settings_from(args: argparse.Namespace, **overrides) -> Settings:
 def settings_with_source(args: argparse.Namespace) -> Settings:
     settings = settings_from(args, source=args.source)
     if settings.source is None:
-        raise ValueError("no source directory: pass --source DIR or set SKILLRANK_SOURCE")
+        raise DataError("no source directory: pass --source DIR or set SKILLRANK_SOURCE")
     return settings
 
 

@@ -9,6 +9,7 @@ from kfp import local
 
 from components.config.settings import Settings
 from components.contract.reader import read_source
+from components.errors import DataError
 from pipelines.training import training_pipeline
 
 
@@ -16,7 +17,7 @@ def check_source(source: Path, data_root: Path) -> None:
     """Fail before anything is written if the source breaks the contract or would be written to."""
     source, data_root = source.resolve(), data_root.resolve()
     if data_root == source or source in data_root.parents:
-        raise ValueError(
+        raise DataError(
             f"the data root {data_root} is inside the source {source}, which skillrank only reads"
         )
     read_source(source)

@@ -1,8 +1,9 @@
 """One typed settings object for every command, component and server.
 
-Values come, in rising priority, from the defaults below, an optional YAML file, and environment
-variables prefixed ``SKILLRANK_`` (e.g. ``SKILLRANK_DATA_ROOT``). The same keys work on a laptop
-and in a cluster (where a ConfigMap sets the environment).
+Values come, in rising priority, from the defaults below, an optional YAML file, environment variables
+prefixed ``SKILLRANK_`` (e.g. ``SKILLRANK_DATA_ROOT``) and explicit values (CLI flags), merged by
+pydantic-settings' own sources. The same keys work on a laptop and in a cluster (where a ConfigMap sets
+the environment).
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ import os
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from components.config.layout import DataLayout
+from components.errors import DataError
 
 
 class Settings(BaseSettings):
@@ -40,7 +48,6 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; defaults to SQLite under data_root."
     )
     train_months: int = Field(6, ge=1)
-    label_horizon_days: int = Field(30, ge=1)
     max_folds: int = Field(6, ge=1)
     n_estimators: int = Field(500, ge=10)
     label: str = Field(
@@ -106,12 +113,32 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides) -> Settings:
-        """Build settings from an optional YAML file, the environment and explicit overrides.
+        """Build settings: defaults < the YAML file < ``SKILLRANK_*`` environment < `overrides` (flags).
 
-        Explicit overrides (CLI flags) win over the environment, which wins over the file.
+        Overrides that are None (a flag not given) do not count.
+
+        Raises:
+            DataError: `config_file` does not exist.
         """
-        file_values = {}
+        explicit = {key: value for key, value in overrides.items() if value is not None}
+        sources: tuple[PydanticBaseSettingsSource, ...] = (
+            InitSettingsSource(cls, init_kwargs=explicit),
+            EnvSettingsSource(cls),
+        )
         if config_file is not None:
-            file_values = yaml.safe_load(Path(config_file).read_text()) or {}
-        env_values = cls().model_dump(exclude_unset=True)
-        return cls(**{**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}})
+            if not Path(config_file).is_file():
+                raise DataError(f"the settings file {config_file} does not exist (--config)")
+            sources += (YamlConfigSettingsSource(cls, yaml_file=config_file),)
+        return cls(_build_sources=(sources, explicit))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``Settings(...)`` itself: explicit values over the environment; no .env or secrets files."""
+        return init_settings, env_settings

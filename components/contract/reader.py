@@ -14,9 +14,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from components.contract.tables import OPTIONAL_TABLES, REQUIRED_TABLES, TABLES
+from components.errors import DataError
 
 
-class ContractError(ValueError):
+class ContractError(DataError):
     """The source directory does not follow the data contract."""
 
 
