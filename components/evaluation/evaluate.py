@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from skfolio import measures
 
 from components.evaluation.metrics import ndcg_at_k, relevance, spearman_ic
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -255,7 +256,7 @@ class FollowerBacktest:
     def __post_init__(self) -> None:
         self.equity = (1 + self.returns).cumprod().rename("equity")
         self.sharpe = annualised_sharpe(self.returns)
-        self.max_drawdown = max_drawdown(self.equity)
+        self.max_drawdown = max_drawdown(self.returns)
 
     @property
     def total_return(self) -> float:
@@ -264,23 +265,30 @@ class FollowerBacktest:
 
 
 def annualised_sharpe(returns: pd.Series, periods_per_year: int = PERIODS_PER_YEAR) -> float:
-    """Mean over sample standard deviation of period returns, times sqrt(periods per year)."""
-    if len(returns) < 2 or not returns.std(ddof=1) > 0:
-        return float("nan")
-    return float(returns.mean() / returns.std(ddof=1) * np.sqrt(periods_per_year))
-
-
-def max_drawdown(equity: pd.Series) -> float:
-    """Largest peak-to-trough fall of a wealth path that starts at 1 (>= 0).
+    """Mean over sample standard deviation of the (non-missing) period returns, times sqrt(periods per year).
 
     Example:
-        >>> max_drawdown(pd.Series([1.2, 0.6, 0.9]))
+        >>> round(annualised_sharpe(pd.Series([0.02, -0.01, 0.03]), periods_per_year=12), 4)
+        2.2188
+    """
+    values = returns.dropna().to_numpy(dtype=float)
+    if len(values) < 2 or not measures.standard_deviation(values) > 0:
+        return float("nan")
+    return float(measures.mean(values) / measures.standard_deviation(values) * np.sqrt(periods_per_year))
+
+
+def max_drawdown(returns: pd.Series) -> float:
+    """Largest peak-to-trough fall (>= 0) of the wealth path that starts at 1 and compounds `returns`.
+
+    Example:
+        >>> max_drawdown(pd.Series([0.2, -0.5, 0.5]))
         0.5
     """
-    if equity.empty:
+    if returns.empty:
         return float("nan")
-    path = np.concatenate([[1.0], equity.to_numpy(dtype=float)])
-    return float(np.max(1 - path / np.maximum.accumulate(path)))
+    # A zero return first puts the starting wealth of 1 on the path: a loss in the first period counts.
+    path = np.concatenate([[0.0], returns.to_numpy(dtype=float)])
+    return float(measures.max_drawdown(measures.get_drawdowns(path, compounded=True)))
 
 
 def period_return(day: pd.DataFrame, picks: list[str], missing_return: MissingReturn) -> float:

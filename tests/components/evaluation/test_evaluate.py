@@ -149,8 +149,8 @@ def test_following_the_best_forward_returns_beats_following_the_worst():
 def test_sharpe_is_annualised_monthly_and_drawdown_is_of_the_compounded_path():
     returns = pd.Series([0.1, -0.5, 0.2])
     assert annualised_sharpe(returns) == pytest.approx(returns.mean() / returns.std() * np.sqrt(12))
-    assert max_drawdown((1 + returns).cumprod()) == pytest.approx(0.5)
-    assert max_drawdown(pd.Series([0.9, 1.2])) == pytest.approx(0.1)
+    assert max_drawdown(returns) == pytest.approx(0.5)
+    assert max_drawdown(pd.Series([-0.1, 1.2 / 0.9 - 1])) == pytest.approx(0.1)  # the first fall counts
 
 
 def test_picks_without_a_forward_return_count_as_the_worst_dropped_or_a_given_value():
