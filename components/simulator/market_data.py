@@ -18,6 +18,7 @@ import pandas as pd
 from skfolio.datasets import load_sp500_dataset, load_sp500_index
 
 from components.contract.tables import INDEX_SECTOR, INDEX_SYMBOL
+from components.errors import DataError
 
 SECTORS: dict[str, str] = {
     "AAPL": "Information Technology",
@@ -55,14 +56,15 @@ def load_closes(start: date | None = None, end: date | None = None) -> pd.DataFr
         DataFrame indexed by a ``DatetimeIndex`` named ``date``, columns sorted stocks then ``SPX``.
 
     Raises:
-        ValueError: If no trading day falls in [start, end], or a stock has no sector.
+        DataError: If no trading day falls in [start, end].
+        ValueError: If a stock has no sector (``SECTORS`` lags the dataset).
     """
     stocks = load_sp500_dataset()
     _check_sectors(stocks.columns)
     closes = stocks[sorted(stocks.columns)].join(load_sp500_index()["SP500"].rename(INDEX_SYMBOL))
     closes = closes.rename_axis("date").loc[_stamp(start) : _stamp(end)]
     if closes.empty:
-        raise ValueError(f"No trading day between {start} and {end}: the data covers 1990-01-02..2022-12-28.")
+        raise DataError(f"No trading day between {start} and {end}: the data covers 1990-01-02..2022-12-28.")
     return closes
 
 

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import spearmanr
 
-from components.contract.tables import INDEX_SECTOR, INDEX_SYMBOL
-from components.simulator.market_data import SECTORS, load_closes, market_table, sectors_table
-from components.simulator.world import hex_ids, simulate_world, top_n, unknown_symbol, zscore_rows
+from components.contract.tables import INDEX_SYMBOL
+from components.errors import DataError
+from components.simulator.market_data import SECTORS, load_closes
+from components.simulator.world import simulate_world
 
 START, END = date(2019, 1, 1), date(2019, 12, 31)
 FAULT_KINDS = (
@@ -248,50 +249,23 @@ def test_the_best_month_belongs_to_luck_more_than_to_skill(skill_world):
 
 
 def test_no_accounts_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="n_accounts"):
+    with pytest.raises(DataError, match="n_accounts"):
         simulate_world(tmp_path, 0, START, END, seed=1)
 
 
 def test_a_window_without_trading_days_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="No trading day"):
+    with pytest.raises(DataError, match="No trading day"):
         simulate_world(tmp_path, 10, date(2019, 1, 5), date(2019, 1, 6), seed=1)
 
 
 def test_a_window_after_the_data_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="2022-12-28"):
+    with pytest.raises(DataError, match="2022-12-28"):
         simulate_world(tmp_path, 10, date(2030, 1, 1), date(2030, 12, 31), seed=1)
 
 
-def test_every_market_symbol_has_a_sector():
-    assert set(load_closes().columns) == set(sectors_table().symbol)
-    assert SECTORS[INDEX_SYMBOL] == INDEX_SECTOR
-
-
-def test_market_table_is_long_format_within_the_window():
-    market = market_table(date(2020, 1, 2), date(2020, 1, 3))
-    assert list(market.columns) == ["date", "symbol", "close"]
-    assert market.groupby("date").symbol.nunique().tolist() == [21, 21]
-
-
-def test_unknown_symbols_are_never_market_symbols():
-    garbled = {unknown_symbol(symbol, kind) for symbol in SECTORS for kind in range(4)}
-    assert not garbled & set(SECTORS)
-    assert {"AAPL.US", "aapl", "APPL", ""} <= garbled
-
-
-def test_hex_ids_of_distinct_keys_are_distinct():
-    ids = hex_ids("t", np.arange(10_000, dtype=np.uint64)).to_pylist()
-    assert len(set(ids)) == 10_000
-    assert all(len(i) == 17 and i.startswith("t") for i in ids)
-
-
-def test_top_n_keeps_the_highest_finite_values():
-    signal = np.array([[0.1, 0.9, -np.inf, 0.5], [-np.inf, -np.inf, 0.2, -np.inf]])
-    picked = top_n(signal, np.array([2, 3]))
-    np.testing.assert_array_equal(picked, [[False, True, False, True], [False, False, True, False]])
-
-
-def test_zscore_rows_standardises_each_row_and_leaves_flat_rows_at_zero():
-    z = zscore_rows(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
-    np.testing.assert_allclose(z[0], [-1.224744871, 0.0, 1.224744871])
-    np.testing.assert_array_equal(z[1], [0.0, 0.0, 0.0])
+def test_a_progress_bar_counts_the_chunks_of_accounts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKILLRANK_PROGRESS", "1")
+    simulate_world(tmp_path, 30, date(2020, 1, 1), date(2020, 2, 28), seed=1, chunk_size=10)
+    err = capsys.readouterr().err
+    assert "simulating 30 accounts" in err
+    assert "3/3" in err

@@ -1,0 +1,53 @@
+"""The knobs of the simulated platform (`WorldParams`) and its fixed constants.
+
+The constants: the tables the simulator writes, the accounts' countries and behaviour styles, the trading
+session that timestamps a fill, and the bits of an account's trade sequence in a trade id key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WORLD_TABLES = ("accounts", "trades", "snapshots", "market", "sectors", "truth")
+COUNTRIES = ("GB", "DE", "FR", "IT", "ES", "AU", "NL", "PL", "SE", "AE")
+COUNTRY_WEIGHTS = (0.25, 0.15, 0.12, 0.1, 0.1, 0.08, 0.06, 0.05, 0.05, 0.04)
+STYLES = ("ordinary", "meme", "gambler")
+SESSION_SECONDS = (9 * 3600 + 30 * 60, 16 * 3600)
+SEQ_BITS = 20  # trades per account < 2**20 in a trade_id key
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """Knobs of the simulated platform; the defaults are the demo world."""
+
+    share_skilled: float = 0.20
+    share_negative: float = 0.10
+    skill_range: tuple[float, float] = (0.02, 0.10)
+    share_meme: float = 0.15
+    share_gambler: float = 0.15
+    leverage: tuple[tuple[float, float], ...] = ((0.3, 1.3), (0.8, 1.5), (1.5, 2.0))  # per style
+    holdings: tuple[tuple[int, int], ...] = ((2, 10), (1, 5), (1, 2))  # per style
+    hot_weight: tuple[float, float] = (0.5, 1.0)
+    hot_lookback_days: int = 21
+    rebalance_days: tuple[int, int] = (3, 60)
+    taste_sectors: tuple[int, int] = (2, 5)
+    index_taste: float = 0.3
+    early_open_share: float = 0.4
+    early_open_days: int = 63
+    median_deposit: float = 2000.0
+    flow_rate: float = 1 / 42
+    flow_size: float = 0.25
+    withdraw_share: float = 0.35
+    max_withdrawal: float = 0.25
+    fee_rate: float = 0.0005
+    min_trade_fraction: float = 0.01
+    blowup_fraction: float = 0.3
+    quit_rate: float = 0.15 / 252
+    duplicate_rate: float = 0.003
+    bad_quantity_rate: float = 0.0005
+    bad_price_rate: float = 0.0005
+    unknown_symbol_rate: float = 0.001
+    late_rate: float = 0.005
+    missing_day_rate: float = 0.0005
+    outage_share: float = 0.02
+    outage_days: tuple[int, int] = (2, 5)

@@ -1,0 +1,214 @@
+"""The daily step of a chunk of accounts: flows, closures, rebalancing on a private signal, fills, record.
+
+Skill acts only through the account's choices, never as a drift on returns: at a rebalance the account
+scores its symbols with ``skill * zscore(forward log return over its period) + sqrt(1 - skill**2) *
+noise`` and holds the top ``n_hold`` of them, equally weighted and scaled by its gross leverage (a meme
+account tilts part of it to the hot stock).
+
+Accounting: deposits and withdrawals at the start of the day; fills at the day's close, shares constant
+between rebalances, cash -= signed notional + fee (5 bp), equity = cash + sum(shares * close); changes
+below 1% of equity are not traded. An account closes when it blows up (equity below 30% of its net
+deposits) or at random (15% a year); on ``closed_at`` it sells everything at the close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from components.simulator.market import Market
+from components.simulator.params import WorldParams
+from components.simulator.traits import Traits, draw_traits
+
+
+@dataclass
+class Book:
+    """The running state of a chunk of accounts, and what it has recorded so far."""
+
+    shares: np.ndarray
+    cash: np.ndarray
+    net_deposit: np.ndarray
+    equity: np.ndarray
+    closed_day: np.ndarray
+    fills: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+
+    @property
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.equity, self.cash, self.net_deposit
+
+    @classmethod
+    def empty(cls, n_accounts: int, n_symbols: int) -> Book:
+        zeros = np.zeros(n_accounts)
+        return cls(
+            shares=np.zeros((n_accounts, n_symbols)),
+            cash=zeros.copy(),
+            net_deposit=zeros.copy(),
+            equity=zeros.copy(),
+            closed_day=np.full(n_accounts, -1),
+        )
+
+
+def simulate_chunk(market: Market, seed: int, offset: int, size: int, params: WorldParams) -> dict:
+    """Simulate `size` accounts (global indices from `offset`) over the market's days; raw arrays."""
+    rng = np.random.default_rng([seed, 0, offset])
+    traits = draw_traits(rng, size, market, params)
+    book = Book.empty(size, len(market.symbols))
+    for day in range(market.n_days):
+        step_day(book, market, traits, rng, day, params)
+    return chunk_arrays(book, traits, seed, offset, market.n_days)
+
+
+def step_day(
+    book: Book, market: Market, traits: Traits, rng: np.random.Generator, day: int, params: WorldParams
+) -> None:
+    """One trading day: deposits at the open, closures and rebalances at the close, then the snapshot."""
+    price = market.close[market.first + day]
+    opening = traits.open_day == day
+    alive = (traits.open_day <= day) & (book.closed_day < 0)
+    flows = draw_flows(rng, alive & ~opening, book.equity, traits.deposit, params)
+    apply_flows(book, np.where(opening, traits.deposit, flows))
+    equity = book.cash + book.shares @ price
+    closing = draw_closures(rng, alive & ~opening, equity, book.net_deposit, params)
+    due = alive & ~closing & ((day - traits.open_day) % traits.period == 0)
+    rebalancing, leaving = np.flatnonzero(due), np.flatnonzero(closing)
+    targets = target_weights(market, market.first + day, traits, rebalancing, rng)
+    targets = targets * equity[rebalancing, None] / price
+    rows = np.concatenate([rebalancing, leaving])
+    fill(book, day, rows, np.vstack([targets, np.zeros((len(leaving), len(price)))]), price, equity, params)
+    book.closed_day[leaving] = day
+    record(book, day, traits, price)
+
+
+def draw_flows(
+    rng: np.random.Generator,
+    eligible: np.ndarray,
+    equity: np.ndarray,
+    deposit: np.ndarray,
+    params: WorldParams,
+) -> np.ndarray:
+    """Later deposits (+) and withdrawals (-, capped by a share of equity) of eligible accounts, in cents."""
+    size = len(deposit)
+    happens = eligible & (rng.random(size) < params.flow_rate)
+    amount = deposit * rng.lognormal(np.log(params.flow_size), 0.7, size)
+    withdraws = rng.random(size) < params.withdraw_share
+    amount = np.where(withdraws, -np.minimum(amount, params.max_withdrawal * np.maximum(equity, 0.0)), amount)
+    return np.where(happens, np.round(amount, 2), 0.0)
+
+
+def apply_flows(book: Book, amount: np.ndarray) -> None:
+    """Deposits and withdrawals move cash and net deposits together (at the start of the day)."""
+    book.cash += amount
+    book.net_deposit += amount
+
+
+def draw_closures(
+    rng: np.random.Generator,
+    eligible: np.ndarray,
+    equity: np.ndarray,
+    net_deposit: np.ndarray,
+    params: WorldParams,
+) -> np.ndarray:
+    """Accounts closing today: those that blew up, and a few that quit at random."""
+    blown = (equity <= 0) | ((net_deposit > 0) & (equity < params.blowup_fraction * net_deposit))
+    quits = rng.random(len(equity)) < params.quit_rate
+    return eligible & (blown | quits)
+
+
+def target_weights(
+    market: Market, x: int, traits: Traits, rows: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Target weights (of equity) of the accounts `rows` rebalancing on extended day `x`."""
+    signal = private_signal(market, x, traits.period[rows], traits.skill[rows], rng)
+    picks = top_n(np.where(traits.allowed[rows], signal, -np.inf), traits.n_hold[rows])
+    spread = picks / picks.sum(axis=1, keepdims=True)
+    hot = np.arange(len(market.symbols)) == market.hot[x]
+    tilt = traits.hot_weight[rows, None]
+    return traits.leverage[rows, None] * ((1 - tilt) * spread + tilt * hot)
+
+
+def private_signal(
+    market: Market, x: int, horizon: np.ndarray, skill: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``skill * zscore(forward log return over the horizon) + sqrt(1 - skill**2) * noise``, per symbol."""
+    future = np.minimum(x + horizon, len(market.days) - 1)
+    forward = market.log_close[future] - market.log_close[x]
+    noise = rng.standard_normal(forward.shape)
+    return skill[:, None] * zscore_rows(forward) + np.sqrt(1 - skill**2)[:, None] * noise
+
+
+def zscore_rows(values: np.ndarray) -> np.ndarray:
+    """Cross-sectional z-scores of each row (0 where a row has no spread)."""
+    centred = values - values.mean(axis=1, keepdims=True)
+    spread = values.std(axis=1, keepdims=True)
+    return np.divide(centred, spread, out=np.zeros_like(values), where=spread > 0)
+
+
+def top_n(signal: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Boolean mask of each row's `n` highest finite values."""
+    order = np.argsort(-signal, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(signal.shape[1]), order.shape), axis=1)
+    n = np.minimum(n, np.isfinite(signal).sum(axis=1))
+    return rank < n[:, None]
+
+
+def fill(
+    book: Book,
+    day: int,
+    rows: np.ndarray,
+    target: np.ndarray,
+    price: np.ndarray,
+    equity: np.ndarray,
+    params: WorldParams,
+) -> None:
+    """Trade accounts `rows` to `target` shares at the close; skip changes below a share of equity."""
+    held = book.shares[rows]
+    exiting = target == 0
+    delta = np.where(exiting, -held, np.round(target - held, 6))
+    delta[~exiting & (np.abs(delta) * price < params.min_trade_fraction * equity[rows, None])] = 0.0
+    r, s = np.nonzero(delta)
+    account, qty = rows[r], delta[r, s]
+    notional = qty * price[s]
+    fee = params.fee_rate * np.abs(notional)
+    book.shares[account, s] += qty
+    book.cash -= np.bincount(account, weights=notional + fee, minlength=len(book.cash))
+    book.fills.append((account, np.full(len(account), day), s, qty, price[s], fee))
+
+
+def record(book: Book, day: int, traits: Traits, price: np.ndarray) -> None:
+    """End-of-day equity, cash and net deposits of the accounts open today (closing ones included)."""
+    book.equity = book.cash + book.shares @ price
+    open_today = (traits.open_day <= day) & ((book.closed_day < 0) | (book.closed_day == day))
+    account = np.flatnonzero(open_today)
+    book.snapshots.append((account, np.full(len(account), day), *(v[account] for v in book.state)))
+
+
+def chunk_arrays(book: Book, traits: Traits, seed: int, offset: int, n_days: int) -> dict:
+    """The chunk's raw columns: accounts, fills and snapshot rows (account-major, by day)."""
+    fills = [np.concatenate(column) for column in zip(*book.fills, strict=True)]
+    snapshots = [np.concatenate(column) for column in zip(*book.snapshots, strict=True)]
+    by_account = np.argsort(snapshots[0], kind="stable")
+    account, day, equity, cash, net_deposit = (column[by_account] for column in snapshots)
+    return {
+        "offset": offset,
+        "skill": traits.skill,
+        "archetype": traits.archetype,
+        "country": traits.country,
+        "open_day": traits.open_day,
+        "closed_day": book.closed_day,
+        "last_day": np.where(book.closed_day >= 0, book.closed_day, n_days - 1),
+        **dict(
+            zip(
+                ("fill_account", "fill_day", "fill_symbol", "fill_qty", "fill_price", "fill_fee"),
+                fills,
+                strict=True,
+            )
+        ),
+        "snapshot_account": account,
+        "snapshot_day": day,
+        "snapshot_values": (equity, cash, net_deposit),
+        "rng_faults": np.random.default_rng([seed, 1, offset]),
+        "rng_order": np.random.default_rng([seed, 2, offset]),
+    }
