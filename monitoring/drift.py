@@ -14,6 +14,8 @@ import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 
+from components.errors import DataError
+
 HTML_NAME = "drift_report.html"
 JSON_NAME = "drift_report.json"
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"  # the per-column drift metric of Evidently's DataDriftPreset
@@ -144,16 +146,16 @@ def _check_threshold(threshold: float) -> None:
 
 def _check_frames(frames: dict[str, pd.DataFrame], feature_columns: list[str]) -> None:
     if not feature_columns:
-        raise ValueError("no feature columns to monitor: pass at least one name in feature_columns")
+        raise DataError("no feature columns to monitor: pass at least one name in feature_columns")
     for name, frame in frames.items():
         missing = [c for c in feature_columns if c not in frame.columns]
         if missing:
-            raise ValueError(f"{name} data is missing feature column(s) {', '.join(missing)}")
+            raise DataError(f"{name} data is missing feature column(s) {', '.join(missing)}")
         if frame.empty:
-            raise ValueError(f"{name} data has no rows: there is nothing to compare")
+            raise DataError(f"{name} data has no rows: there is nothing to compare")
         empty = [c for c in feature_columns if frame[c].isna().all()]
         if empty:
-            raise ValueError(
+            raise DataError(
                 f"feature column(s) {', '.join(empty)} have no values in the {name} data: "
                 "drift cannot be measured; check the feature job's output"
             )
