@@ -1,7 +1,8 @@
 """The features skillrank computes per (account_id, as_of_date): names, types and meanings.
 
 This list is the contract between the Spark feature job (which must write exactly these columns),
-the Feast feature views (built from it), training and serving. Add a feature here first.
+the Feast feature views (built from it), training and serving. Add a feature here first. Labels are
+not features: they live in `components.labels.definitions`.
 """
 
 from __future__ import annotations
@@ -62,13 +63,4 @@ FEATURES: dict[str, str] = {
     "alpha_tstat_inception": "t-statistic of the alpha over the S&P 500 since inception.",
     "universe_alpha_tstat_inception": "t-statistic of the alpha over the equal-weight platform universe, "
     "since inception.",
-}
-
-# Labels, computed strictly after the as-of date. Never features.
-LABELS: dict[str, str] = {
-    "fwd_sharpe_30d": "Annualised Sharpe ratio of daily returns in the 30 days after the as-of date.",
-    "fwd_return_30d": "Compounded return in the 30 days after the as-of date.",
-    "fwd_return_1d": "Return of the first trading day after the as-of date (the 1-day proxy label).",
-    "fwd_alpha_tstat_12m": "t-statistic of the alpha over the platform universe in the 12 months after "
-    "the as-of date (the ranker's label; null until the 12 months are over).",
 }

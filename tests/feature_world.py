@@ -10,6 +10,10 @@ index, with closed-form prices:
 - C opens late and has its first snapshot two weeks after opening;
 - E holds five symbols of three sectors plus the index; one of its trades is made four trading days
   before an as-of date, so its 10-day window is still open there.
+
+A second, random world (`evidence_world`) feeds the evidence regressions and the 12-month forward
+label directly, as daily rows: a steady account with an edge over the platform universe and one
+that closes early.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
 
 from components.config.layout import DataLayout
-from components.contract.tables import TABLES
+from components.contract.tables import INDEX_SYMBOL, TABLES
+from components.features.evidence import evidence_sums, universe_levels
 
 MARKET_DAYS = [d.date() for d in pd.bdate_range("2020-12-01", "2022-04-14")]  # Mon-Fri, no holidays
 WORLD_DAYS = [d for d in MARKET_DAYS if d >= date(2021, 1, 4)]  # 15.5 months: windows drop old months
@@ -238,3 +244,75 @@ def period_of(day: date) -> date:
 def position_values(holdings: dict[str, float], as_of: date) -> dict[str, float]:
     prices = closes()
     return {symbol: abs(qty) * prices[symbol][as_of] for symbol, qty in holdings.items() if qty}
+
+
+# --- the evidence world: daily rows for the regression sums, random prices -------------------------
+
+EVIDENCE_DAYS = pd.bdate_range("2020-01-01", "2021-06-30")
+EVIDENCE_LAST_PERIOD = 2021 * 12 + 5  # June 2021: the last as-of month
+CLOSED_AFTER = pd.Timestamp("2020-11-20")  # account "closer" has no snapshot after this day
+
+
+def month_period(day: pd.Timestamp) -> int:
+    """The feature job's period (month index) of a day."""
+    return day.year * 12 + day.month - 1
+
+
+def evidence_world() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(market, daily): closes of two stocks and the index, and the daily rows of two accounts.
+
+    ``daily`` has the columns `components.features.evidence.evidence_sums` reads (account_id, period,
+    date, previous_date, r, m) plus ``u``, the universe's return over the same days, for reference.
+    """
+    rng = np.random.default_rng(5)
+    closes = {
+        "AAA": 100 * np.cumprod(1 + rng.normal(0.001, 0.02, len(EVIDENCE_DAYS))),
+        "BBB": 50 * np.cumprod(1 + rng.normal(0.0, 0.01, len(EVIDENCE_DAYS))),
+        INDEX_SYMBOL: 3000 * np.cumprod(1 + rng.normal(0.0005, 0.01, len(EVIDENCE_DAYS))),
+    }
+    market = pd.DataFrame(
+        [
+            (day.date(), symbol, float(series[i]))
+            for symbol, series in closes.items()
+            for i, day in enumerate(EVIDENCE_DAYS)
+        ],
+        columns=["date", "symbol", "close"],
+    )
+    stock_growth = pd.DataFrame({s: closes[s][1:] / closes[s][:-1] for s in ("AAA", "BBB")}).mean(axis=1)
+    universe = np.concatenate([[np.nan], stock_growth.to_numpy() - 1])
+    index = np.concatenate([[np.nan], closes[INDEX_SYMBOL][1:] / closes[INDEX_SYMBOL][:-1] - 1])
+    rows = []
+    for account, edge in (("steady", 0.002), ("closer", 0.0)):
+        days = EVIDENCE_DAYS if account == "steady" else EVIDENCE_DAYS[EVIDENCE_DAYS <= CLOSED_AFTER]
+        r = edge + 0.8 * universe[: len(days)] + rng.normal(0, 0.01, len(days))
+        r[0] = np.nan  # an account's first row has no return
+        for i, day in enumerate(days):
+            previous = days[i - 1].date() if i else None
+            rows.append((account, month_period(day), day.date(), previous, r[i], index[i] if i else None))
+    daily = pd.DataFrame(rows, columns=["account_id", "period", "date", "previous_date", "r", "m"])
+    daily["u"] = np.where(daily["previous_date"].isna(), np.nan, np.tile(universe, 2)[: len(daily)])
+    return market, daily
+
+
+def evidence_frames(
+    spark: SparkSession, market: pd.DataFrame, daily: pd.DataFrame
+) -> tuple[DataFrame, DataFrame]:
+    """(grid, sums) of the evidence world: both accounts at every as-of month, and `evidence_sums`."""
+    sums = evidence_sums(
+        spark.createDataFrame(daily.drop(columns="u").astype(object).where(daily.notna(), None)),
+        universe_levels(spark.createDataFrame(market)),
+    )
+    grid = spark.createDataFrame(
+        [(a, p) for a in ("steady", "closer") for p in range(2020 * 12, EVIDENCE_LAST_PERIOD + 1)],
+        ["account_id", "period"],
+    )
+    return grid, sums
+
+
+def ols_alpha_t(r: np.ndarray, x: np.ndarray) -> float:
+    """t-statistic of the intercept of r on x, by NumPy least squares."""
+    design = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(design, r, rcond=None)
+    residual = r - design @ coef
+    sigma2 = residual @ residual / (len(r) - 2)
+    return float(coef[0] / np.sqrt(sigma2 * np.linalg.inv(design.T @ design)[0, 0]))

@@ -1,4 +1,4 @@
-"""Long-window evidence of skill, and the forward label that teaches the ranker to read it.
+"""Long-window evidence of skill: t-statistics of an account's mean return and alpha since inception.
 
 Skill on a trading platform is a persistent edge over the market, and a trailing year of returns
 hardly tells it from luck. The strongest evidence an account offers is the whole of its record:
@@ -11,14 +11,9 @@ S&P 500 alone, merely holding the platform's stocks earns an alpha when they bea
 does diversification (the t-statistic of a broad portfolio's alpha has a small standard error):
 neither is skill. Against the universe index, only the choice among those stocks counts.
 
-The forward label ``fwd_alpha_tstat_12m`` is that universe alpha's t-statistic over the 12 periods
-after the as-of date. A month is far too short to see an edge (the 30-day Sharpe ratio has a
-standard error near 3.5); a year of market-adjusted, risk-scaled returns is the shortest window in
-which it shows (see DESIGN.md, "Skill versus luck"). The label matures 12 months after T, so the
-walk-forward purges and embargoes it by that horizon.
-
-All sums are taken once per (account, period) from the daily rows; since-inception and forward
-figures are running and leading windows at the monthly grain.
+All sums are taken once per (account, period) from the daily rows (`evidence_sums`); since-inception
+figures are running windows at the monthly grain. The same sums give the ranker's forward label,
+the universe alpha's t-statistic over the 12 periods after T (`components.labels.forward`).
 """
 
 from __future__ import annotations
@@ -31,11 +26,10 @@ from components.features.stats import market_regression, t_statistic
 from feature_repo.feature_schema import ENTITY_KEY
 
 KEYS = [ENTITY_KEY, "period"]
-FORWARD_PERIODS = 12  # the label's window: the 12 periods (months) after the as-of date
 MIN_EVIDENCE_RETURNS = 21  # a month of returns before a since-inception t-statistic is given
-MIN_LABEL_RETURNS = 21  # an account that closes within a month of T has no label
 FACTORS = ("index", "universe")
 PAIR_SUMS = ("n", "sum_m", "sum_r", "sum_m2", "sum_r2", "sum_rm")  # the order market_regression takes
+FACTOR_SUMS = [f"{factor}_{name}" for factor in FACTORS for name in PAIR_SUMS]  # evidence_sums' columns
 
 
 def universe_levels(market: DataFrame) -> DataFrame:
@@ -87,50 +81,48 @@ def pair_sums(r: Column, x: Column, prefix: str) -> list[Column]:
     return [column.alias(f"{prefix}{name}") for name, column in zip(PAIR_SUMS, sums, strict=True)]
 
 
-def evidence_features(grid: DataFrame, sums: DataFrame, last_period: int) -> DataFrame:
-    """Since-inception evidence features and the forward 12-month label on the account x as-of grid.
+def account_periods(grid: DataFrame, sums: DataFrame) -> DataFrame:
+    """The (account, period) rows of the grid and of the sums together, sums 0 where a period has none.
+
+    Windows run over these periods: a grid period may have no returns (a month-long gap), and a closed
+    account's last days (after its last as-of date) still count in the labels of the as-of dates
+    before it closed.
+    """
+    return grid.select(*KEYS).join(sums, KEYS, "full").fillna(0, subset=FACTOR_SUMS)
+
+
+def factor_regression(window: str, factor: str) -> dict[str, Column]:
+    """`market_regression` of the summed columns ``<window>_<factor>_<PAIR_SUMS>``."""
+    return market_regression(*(F.col(f"{window}_{factor}_{name}") for name in PAIR_SUMS))
+
+
+def evidence_features(grid: DataFrame, sums: DataFrame) -> DataFrame:
+    """Since-inception evidence features on the account x as-of grid.
 
     Args:
         grid: (account_id, period) of every account and as-of date of the feature table.
         sums: `evidence_sums`.
-        last_period: The period of the last as-of date: a label whose window reaches past it is null.
 
     Returns:
         (account_id, period, sharpe_tstat_inception, alpha_tstat_inception,
-        universe_alpha_tstat_inception, fwd_alpha_tstat_12m).
+        universe_alpha_tstat_inception).
     """
     by_account = Window.partitionBy(ENTITY_KEY).orderBy("period")
     to_date = by_account.rangeBetween(Window.unboundedPreceding, 0)
-    ahead = by_account.rangeBetween(1, FORWARD_PERIODS)
-    names = [f"{factor}_{name}" for factor in FACTORS for name in PAIR_SUMS]
-    # Windows run over the periods of the grid and of the sums together: a grid period may have no
-    # returns (a month-long gap), and a closed account's last days (after its last as-of date) still
-    # count in the labels of the as-of dates before it closed.
-    periods = grid.select(*KEYS).join(sums, KEYS, "full").fillna(0, subset=names)
-    rolled = periods.select(
-        *KEYS,
-        *[F.sum(name).over(to_date).alias(f"past_{name}") for name in names],
-        *[F.sum(name).over(ahead).alias(f"next_{name}") for name in names],
+    rolled = account_periods(grid, sums).select(
+        *KEYS, *[F.sum(name).over(to_date).alias(f"past_{name}") for name in FACTOR_SUMS]
     )
-
-    def regression(when: str, factor: str) -> dict[str, Column]:
-        return market_regression(*(F.col(f"{when}_{factor}_{name}") for name in PAIR_SUMS))
-
-    n_past, n_next = F.col("past_index_n"), F.col("next_universe_n")
-    mature = F.col("period") + FORWARD_PERIODS <= F.lit(last_period)
+    n_past = F.col("past_index_n")
     evidence = rolled.select(
         *KEYS,
         t_statistic(
             n_past, F.col("past_index_sum_r"), F.col("past_index_sum_r2"), MIN_EVIDENCE_RETURNS
         ).alias("sharpe_tstat_inception"),
-        F.when(n_past >= MIN_EVIDENCE_RETURNS, regression("past", "index")["alpha_t"]).alias(
+        F.when(n_past >= MIN_EVIDENCE_RETURNS, factor_regression("past", "index")["alpha_t"]).alias(
             "alpha_tstat_inception"
         ),
         F.when(
-            F.col("past_universe_n") >= MIN_EVIDENCE_RETURNS, regression("past", "universe")["alpha_t"]
+            F.col("past_universe_n") >= MIN_EVIDENCE_RETURNS, factor_regression("past", "universe")["alpha_t"]
         ).alias("universe_alpha_tstat_inception"),
-        F.when(mature & (n_next >= MIN_LABEL_RETURNS), regression("next", "universe")["alpha_t"]).alias(
-            "fwd_alpha_tstat_12m"
-        ),
     )
     return grid.select(*KEYS).join(evidence, KEYS, "left")

@@ -1,6 +1,6 @@
 """Market context per period: the index's volatility, trend and drawdown, and sector momentum.
 
-Periods are the feature job's (`components.features.job`): the month index of an as-of date T, with
+Periods are the as-of calendar's (`components.features.calendar`): the month index of an as-of date T, with
 every day belonging to the first as-of date on or after it. Closes "at T" are the last close of a
 symbol on or before T; a figure that needs a close the market table does not have is null.
 """

@@ -1,6 +1,6 @@
 """Statistics of daily returns as Spark column expressions, from sums and small sorted arrays.
 
-The feature job (`components.features.job`) summarises daily rows once per (account, period); trailing
+The feature job summarises daily rows once per (account, period) (`components.features.returns`); trailing
 windows then add those summaries up at the monthly grain, and these functions turn the window sums
 into statistics. All are native column expressions (no Python UDFs); ANSI mode is on, so divisions
 go through ``try_divide`` and an undefined statistic is null.

@@ -2,7 +2,7 @@
 
 Trades are read once and summed per (account, symbol, period) in `monthly_positions`: counts, net
 quantity, traded notional, and the sums of each trade's market-relative return over the 10 trading
-days that follow it. Periods are the feature job's (`components.features.job`).
+days that follow it. Periods are the as-of calendar's (`components.features.calendar`).
 
 The edge of a trade: with b the last trading day on or before the trade's date (its close is the
 last price the trader saw) and e = b + 10 trading days, the symbol's return from b to e minus the

@@ -1,4 +1,4 @@
-"""Longer, market-adjusted forward labels, derived from the Spark job's 30-day forward windows.
+"""Longer, market-adjusted forward labels, derived in pandas from the Spark job's 30-day windows.
 
 One month of returns says almost nothing about skill (the Sharpe ratio over 21 days has a standard
 error near 3.5), and raw returns reward beta and leverage. These labels chain the next few monthly
@@ -15,25 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from components.labels.definitions import LABEL_TABLE
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
-MONTHS = 3
-# Label -> horizon in calendar days, for purging and embargo.
-DERIVED_LABELS = {"fwd_excess_90d": 92, "fwd_excess_ir_90d": 92}
-# fwd_alpha_tstat_12m spans the 12 monthly periods after T: at most 366 days.
-LABEL_HORIZON_DAYS = {
-    "fwd_return_1d": 1,
-    "fwd_sharpe_30d": 30,
-    "fwd_return_30d": 30,
-    "fwd_alpha_tstat_12m": 366,
-} | DERIVED_LABELS
-
-
-def label_horizon_days(label: str) -> int:
-    """The forward window of `label` in calendar days."""
-    if label not in LABEL_HORIZON_DAYS:
-        raise ValueError(f"unknown label '{label}': choose one of {', '.join(LABEL_HORIZON_DAYS)}")
-    return LABEL_HORIZON_DAYS[label]
+# How many 30-day windows the derived labels chain (fwd_excess_ir_90d shares fwd_excess_90d's).
+MONTHS = LABEL_TABLE["fwd_excess_90d"].window
 
 
 def chained_growth(frame: pd.DataFrame, months: int) -> tuple[pd.Series, pd.Series]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from components.features.job import build_features
+from components.features import build_features
 from components.features.spark import spark_session
 from tests.feature_world import read_output, write_world
 

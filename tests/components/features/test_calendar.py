@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from components.features.job import AsOfCalendar, day_rows, month_period, tail_length
+from components.features.calendar import HORIZONS, AsOfCalendar, day_rows, month_period, tail_length
 
 JAN, FEB, MAR = date(2021, 1, 29), date(2021, 2, 26), date(2021, 3, 31)
 CALENDAR = AsOfCalendar([JAN, FEB, MAR], first_day=date(2020, 12, 30))
@@ -36,6 +36,7 @@ def test_days_before_the_first_as_of_month_keep_their_own_month():
 
 
 def test_label_windows_are_the_30_days_after_each_of_the_two_previous_as_of_dates():
+    assert HORIZONS == (1, 2)  # month-end as-of dates: a 30-day window reaches two periods at most
     rows = rows_by_day()
     assert rows[JAN][1:] == (False, False)  # the as-of day itself is in no window of its own
     assert rows[date(2021, 1, 30)][1:] == (True, False)  # (JAN, JAN + 30 days]

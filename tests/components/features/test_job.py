@@ -11,9 +11,13 @@ import pytest
 from scipy import stats
 
 from components.config.layout import DataLayout
-from components.features.job import AsOfCalendar, build_features, daily_returns, day_frame, index_closes
+from components.errors import DataError
+from components.features import build_features
+from components.features.calendar import AsOfCalendar, day_frame
+from components.features.returns import daily_returns, index_closes
 from components.features.spark import spark_session
-from feature_repo.feature_schema import FEATURES, LABELS
+from components.labels import LABELS
+from feature_repo.feature_schema import FEATURES
 from tests.feature_world import (
     AFTER_MAR,
     ASOF,
@@ -180,7 +184,7 @@ def test_labels_are_null_until_their_window_is_over(built):
     _, _, labels = built
     immature = [("A", date(2022, 3, 31)), ("A", LAST), ("C", LAST)]  # T + 30 days is after LAST
     assert labels.loc[immature, THIRTY_DAY_LABELS].isna().all().all()
-    # the 12-month label of February 2022 is not over by April (tests/code/test_evidence.py has more)
+    # the 12-month label of February 2022 is not over by April (see tests/components/labels/test_forward.py)
     short_labels = [name for name in LABELS if name != "fwd_alpha_tstat_12m"]
     assert labels.loc[("A", date(2022, 2, 28)), short_labels].notna().all()
     assert np.isnan(labels.loc[("A", date(2022, 2, 28)), "fwd_alpha_tstat_12m"])
@@ -211,12 +215,12 @@ def test_the_one_day_label_is_the_return_of_the_first_trading_day_after_the_as_o
 def test_a_missing_required_column_is_named(spark, tmp_path):
     layout = write_world(tmp_path)
     write_table_without(layout.root, "snapshots", "net_deposit")
-    with pytest.raises(ValueError, match="net_deposit"):
+    with pytest.raises(DataError, match="net_deposit"):
         build_features(layout, spark)
 
 
 def test_a_missing_clean_table_says_to_run_ingest(spark, tmp_path):
-    with pytest.raises(FileNotFoundError, match="ingest"):
+    with pytest.raises(DataError, match="ingest"):
         build_features(DataLayout(tmp_path), spark)
 
 
