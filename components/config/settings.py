@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     n_estimators: int = Field(500, ge=10)
     label: str = Field(
         "auto",
-        description="The label the ranker learns: a LABELS entry, or auto (the longest the history allows); "
-        "see docs/SKILL_VS_LUCK.md.",
+        description="The label the ranker learns: a components.labels.LABEL_TABLE entry, or auto (the "
+        "longest the history allows); see docs/SKILL_VS_LUCK.md.",
     )
     ranker_features: str = Field(
         "evidence", pattern="^(evidence|all)$", description="The learner's inputs: evidence features, or all."
