@@ -11,21 +11,28 @@ Run it with ``python -m inference.predictor --model_name skillrank``; ``--help``
 from __future__ import annotations
 
 import argparse
+import logging
 import re
-import uuid
 
 import kserve
+import lightgbm as lgb
 import mlflow
 import numpy as np
+import pandas as pd
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferRequest, InferResponse
+from kserve.utils.utils import get_predict_response
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from components.config import registry
 from components.config.settings import Settings
+from components.errors import DataError
 from components.scoring.finalize import ScoringConstants
 from inference.server import add_bind_host, model_server
+
+logger = logging.getLogger(__name__)
 
 V2_INPUT = "features"
 V2_OUTPUT = "predictions"
@@ -49,21 +56,15 @@ class RankingPredictor(kserve.Model):
 
     def load(self) -> bool:
         """Resolve the URI to one model version, load its Booster and its scoring constants."""
-        match = _MODEL_URI.match(self.model_uri)
-        if match is None:
-            raise ValueError(
-                f"model_uri must be models:/<name>@<alias> or models:/<name>/<version>, not {self.model_uri}"
-            )
-        mlflow.set_tracking_uri(self.tracking_uri)
-        name, alias = match["name"], match["alias"]
+        name, alias, number = parse_model_uri(self.model_uri)
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         try:
-            client = MlflowClient()
             version = (
                 client.get_model_version_by_alias(name, alias)
                 if alias
-                else client.get_model_version(name, match["version"])
+                else client.get_model_version(name, number)
             )
-            self.booster_ = mlflow.lightgbm.load_model(f"models:/{name}/{version.version}")
+            self.booster_ = download_booster(client, version)
         except MlflowException as e:
             raise RuntimeError(
                 f"cannot load {self.model_uri} from {self.tracking_uri}: {e.message}. "
@@ -72,30 +73,30 @@ class RankingPredictor(kserve.Model):
         try:
             self.constants = ScoringConstants.from_tags(version.tags)
         except ValueError as e:
-            raise RuntimeError(f"model version {name}/{version.version} cannot be served: {e}") from e
+            raise DataError(f"model version {name}/{version.version} cannot be served: {e}") from e
         self.model_version = str(version.version)
         self.feature_names = self.booster_.feature_name()
+        logger.info("serving %s version %s on %d features", name, self.model_version, len(self.feature_names))
         self.ready = True
         return self.ready
 
     def predict(
         self, payload: dict | InferRequest, headers: dict[str, str] | None = None
     ) -> dict | InferResponse:
-        """Score v1 ``{"instances": [...], "explain": false}`` or v2.
+        """Score v1 ``{"instances": [...], "explain": false}`` or a v2 request.
 
         v1 instances are dicts by feature name or lists in feature order. An explained v1 reply adds
         ``contributions``: one ``{feature: contribution}`` per row.
         """
         if isinstance(payload, InferRequest):
-            return self._v2_response(payload, self._score(self._v2_features(payload)))
-        if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
-            raise InvalidInput('expected a JSON body {"instances": [...]}')
-        explain = payload.get("explain", False)
-        if not isinstance(explain, bool):
-            raise InvalidInput(f'"explain" must be true or false, got {explain!r}')
-        features = self._v1_features(payload["instances"])
-        reply = {
-            "predictions": self._score(features).tolist(),
+            scores = self._score(v2_features(payload, self.feature_names))
+            response = get_predict_response(payload, pd.DataFrame({V2_OUTPUT: scores}), self.name)
+            response.model_version = self.model_version
+            response.parameters = self.constants.to_dict()
+            return response
+        features, explain = v1_features(payload, self.feature_names)
+        reply = get_predict_response(payload, self._score(features), self.name)
+        reply |= {
             "model_name": self.name,
             "model_version": self.model_version,
             "scoring_constants": self.constants.to_dict(),
@@ -122,49 +123,113 @@ class RankingPredictor(kserve.Model):
         names = self.feature_names
         return [{names[j]: float(row[j]) for j in columns} for row, columns in zip(values, top, strict=True)]
 
-    def _v1_features(self, instances: list) -> np.ndarray:
-        if all(isinstance(row, dict) for row in instances):
-            missing = [name for name in self.feature_names if any(name not in row for row in instances)]
-            if missing:
-                raise InvalidInput(
-                    f"instances lack the features {missing}; the model needs {self.feature_names}"
-                )
-            instances = [[row[name] for name in self.feature_names] for row in instances]
-        return self._matrix(instances)
 
-    def _v2_features(self, request: InferRequest) -> np.ndarray:
-        tensor = request.get_input_by_name(V2_INPUT)
-        if tensor is None:
-            raise InvalidInput(
-                f'expected one v2 input named "{V2_INPUT}" of shape [n, {len(self.feature_names)}]'
-            )
-        return self._matrix(tensor.as_numpy())
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """The model name and the alias or version number of a registry URI.
 
-    def _matrix(self, rows) -> np.ndarray:
-        if len(rows) == 0:
-            return np.empty((0, len(self.feature_names)))
-        try:
-            matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
-        except (TypeError, ValueError) as e:
-            raise InvalidInput(f"instances must be rows of {len(self.feature_names)} numbers: {e}") from e
-        if matrix.shape[1] != len(self.feature_names):
-            raise InvalidInput(
-                f"expected {len(self.feature_names)} features per row in the order "
-                f"{self.feature_names}, got {matrix.shape[1]}"
-            )
-        return matrix
+    Raises:
+        DataError: `uri` is neither ``models:/<name>@<alias>`` nor ``models:/<name>/<version>``.
 
-    def _v2_response(self, request: InferRequest, scores: np.ndarray) -> InferResponse:
-        output = InferOutput(name=V2_OUTPUT, shape=[len(scores)], datatype="FP64")
-        output.set_data_from_numpy(scores.astype(np.float64), binary_data=request.use_binary_outputs)
-        return InferResponse(
-            response_id=request.id or str(uuid.uuid4()),
-            model_name=self.name,
-            model_version=self.model_version,
-            infer_outputs=[output],
-            parameters=self.constants.to_dict(),
-            use_binary_outputs=request.use_binary_outputs,
+    Example:
+        >>> parse_model_uri("models:/skillrank@champion")
+        ('skillrank', 'champion', None)
+        >>> parse_model_uri("models:/skillrank/3")
+        ('skillrank', None, '3')
+    """
+    match = _MODEL_URI.match(uri)
+    if match is None:
+        raise DataError(f"--model_uri must be models:/<name>@<alias> or models:/<name>/<version>, not {uri}")
+    return match["name"], match["alias"], match["version"]
+
+
+def download_booster(client: MlflowClient, version: ModelVersion) -> lgb.Booster:
+    """The Booster of a model version, read through `client` only (MLflow's global URIs untouched).
+
+    Not ``mlflow.lightgbm.load_model("models:/...")``: MLflow resolves a ``models:/`` URI against its
+    global registry URI, so the version's own artifact location is downloaded with the client's
+    tracking URI, and the Booster loaded from the local copy.
+    """
+    location = client.get_model_version_download_uri(version.name, version.version)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=client.tracking_uri)
+    return mlflow.lightgbm.load_model(local)
+
+
+def v1_features(payload: object, feature_names: list[str]) -> tuple[np.ndarray, bool]:
+    """The feature matrix and the ``explain`` flag of a v1 body.
+
+    Not kserve's ``get_predict_input``: it reads dict instances as column-oriented frames (a row of
+    scalars fails with a 500) and fills a missing feature with NaN instead of naming it.
+
+    Raises:
+        InvalidInput: The body, its flag, a row or a value is not what the model needs.
+
+    Example:
+        >>> v1_features({"instances": [{"b": 2, "a": None}], "explain": True}, ["a", "b"])
+        (array([[nan,  2.]]), True)
+        >>> v1_features({"instances": [{"a": 1}]}, ["a", "b"])
+        Traceback (most recent call last):
+        ...
+        kserve.errors.InvalidInput: instances lack the features ['b']; the model needs ['a', 'b']
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+        raise InvalidInput('expected a JSON body {"instances": [...]}')
+    explain = payload.get("explain", False)
+    if not isinstance(explain, bool):
+        raise InvalidInput(f'"explain" must be true or false, got {explain!r}')
+    instances = payload["instances"]
+    if all(isinstance(row, dict) for row in instances):
+        missing = [name for name in feature_names if any(name not in row for row in instances)]
+        if missing:
+            raise InvalidInput(f"instances lack the features {missing}; the model needs {feature_names}")
+        instances = [[row[name] for name in feature_names] for row in instances]
+    return feature_matrix(instances, feature_names), explain
+
+
+def v2_features(request: InferRequest, feature_names: list[str]) -> np.ndarray:
+    """The feature matrix of the v2 input named `V2_INPUT` (found by name, not by position).
+
+    Raises:
+        InvalidInput: The input is absent, its data do not fill its shape, or its rows are not
+            rows of ``len(feature_names)`` numbers.
+    """
+    tensor = request.get_input_by_name(V2_INPUT)
+    if tensor is None:
+        raise InvalidInput(f'expected one v2 input named "{V2_INPUT}" of shape [n, {len(feature_names)}]')
+    try:
+        rows = tensor.as_numpy()
+    except ValueError as e:  # data that do not fill the shape, an unknown datatype
+        raise InvalidInput(
+            f'the v2 input "{V2_INPUT}" ({tensor.datatype}, shape {tensor.shape}) cannot be read: {e}'
+        ) from e
+    return feature_matrix(rows, feature_names)
+
+
+def feature_matrix(rows: list | np.ndarray, feature_names: list[str]) -> np.ndarray:
+    """Rows as a float matrix of one column per feature (null values become NaN, LightGBM's missing).
+
+    Raises:
+        InvalidInput: A value is not a number, or a row does not hold one value per feature.
+
+    Example:
+        >>> feature_matrix([[1, None]], ["a", "b"])
+        array([[ 1., nan]])
+        >>> feature_matrix([[1, 2, 3]], ["a", "b"])
+        Traceback (most recent call last):
+        ...
+        kserve.errors.InvalidInput: expected 2 features per row in the order ['a', 'b'], got 3
+    """
+    width = len(feature_names)
+    if len(rows) == 0:
+        return np.empty((0, width))
+    try:
+        matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"instances must be rows of {width} numbers: {e}") from e
+    if matrix.shape[1] != width:
+        raise InvalidInput(
+            f"expected {width} features per row in the order {feature_names}, got {matrix.shape[1]}"
         )
+    return matrix
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pytest
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
 from mlflow import MlflowClient
+from mlflow.tracking._model_registry import utils as registry_utils
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
+from components.config.registry import model_uri
+from components.errors import DataError
 from components.scoring.finalize import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
 from tests.serving_world import FEATURE_NAMES
@@ -25,6 +30,20 @@ def test_load_resolves_the_champion_and_its_scoring_constants(predictor, world):
     assert predictor.model_version == world.model_version
     assert predictor.constants == world.constants  # read back exactly from the version's tags
     assert predictor.feature_names == FEATURE_NAMES
+
+
+def test_load_neither_reads_nor_sets_mlflow_s_global_uris(world, tmp_path, monkeypatch):
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # MLflow would create it on first use
+    for module, attribute in ((tracking_utils, "_tracking_uri"), (registry_utils, "_registry_uri")):
+        monkeypatch.setattr(module, attribute, elsewhere)
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(variable, elsewhere)
+    name = world.settings.model_name
+    model = RankingPredictor(name, model_uri(name), world.settings.mlflow_uri)
+    assert model.load()
+    assert model.model_version == world.model_version
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (elsewhere, elsewhere)
+    assert not (tmp_path / "elsewhere.db").exists()
 
 
 def test_v1_instances_by_feature_name_score_like_the_booster(predictor, rows):
@@ -69,16 +88,74 @@ def test_v1_null_feature_values_are_missing_values(predictor, rows):
     assert predictor.predict({"instances": [instance]})["predictions"] == pytest.approx(expected.tolist())
 
 
+def features_tensor(rows: np.ndarray, name: str = "features") -> InferInput:
+    """A v2 input of feature rows, as a client builds it."""
+    tensor = InferInput(name, list(rows.shape), "FP64")
+    tensor.set_data_from_numpy(rows, binary_data=False)
+    return tensor
+
+
 def test_v2_infer_request(predictor, rows):
     latest, expected = rows
-    tensor = InferInput("features", [len(latest), len(FEATURE_NAMES)], "FP64")
-    tensor.set_data_from_numpy(latest[FEATURE_NAMES].to_numpy(), binary_data=False)
+    tensor = features_tensor(latest[FEATURE_NAMES].to_numpy())
     response = predictor.predict(InferRequest(predictor.name, [tensor], request_id="r-1"))
     assert isinstance(response, InferResponse)
     assert response.id == "r-1"
-    assert response.model_version == predictor.model_version
-    np.testing.assert_allclose(response.outputs[0].as_numpy(), expected)
+    assert (response.model_name, response.model_version) == (predictor.name, predictor.model_version)
+    [output] = response.outputs
+    assert (output.name, output.datatype, output.shape) == ("predictions", "FP64", [len(latest)])
+    np.testing.assert_allclose(output.as_numpy(), expected)
     assert ScoringConstants.from_tags(response.parameters) == predictor.constants
+
+
+def test_v2_features_input_is_found_by_name(predictor, rows):
+    latest, expected = rows
+    other = InferInput("viewer", [1], "BYTES", data=["acc-0001"])
+    request = InferRequest(predictor.name, [other, features_tensor(latest[FEATURE_NAMES].to_numpy())])
+    np.testing.assert_allclose(predictor.predict(request).outputs[0].as_numpy(), expected)
+
+
+def test_v2_request_without_an_id_gets_one(predictor, rows):
+    latest, _ = rows
+    response = predictor.predict(
+        InferRequest(predictor.name, [features_tensor(latest[FEATURE_NAMES].to_numpy())])
+    )
+    assert response.id
+
+
+def test_v2_empty_batch_scores_nothing(predictor):
+    response = predictor.predict(
+        InferRequest(predictor.name, [features_tensor(np.empty((0, len(FEATURE_NAMES))))])
+    )
+    assert response.outputs[0].as_numpy().tolist() == []
+
+
+def test_v2_data_that_does_not_fill_its_shape_is_invalid_input(predictor):
+    tensor = InferInput("features", [2, len(FEATURE_NAMES)], "FP64", data=[0.5] * len(FEATURE_NAMES))
+    with pytest.raises(InvalidInput, match=rf'input "features" \(FP64, shape \[2, {len(FEATURE_NAMES)}\]\)'):
+        predictor.predict(InferRequest(predictor.name, [tensor]))
+
+
+def test_v2_non_numeric_data_is_invalid_input(predictor):
+    tensor = InferInput("features", [1, len(FEATURE_NAMES)], "FP64", data=["high"] * len(FEATURE_NAMES))
+    with pytest.raises(InvalidInput, match='input "features" .* cannot be read'):
+        predictor.predict(InferRequest(predictor.name, [tensor]))
+
+
+def test_v2_rows_of_the_wrong_width_are_invalid_input(predictor):
+    with pytest.raises(InvalidInput, match=f"expected {len(FEATURE_NAMES)} features per row"):
+        predictor.predict(InferRequest(predictor.name, [features_tensor(np.ones((2, 3)))]))
+
+
+def test_v2_request_for_an_unknown_output_is_invalid_input(predictor, rows):
+    latest, _ = rows
+    request = InferRequest(
+        predictor.name,
+        [features_tensor(latest[FEATURE_NAMES].to_numpy())],
+        request_outputs=[RequestedOutput("scores")],
+    )
+    with pytest.raises(InvalidInput, match="Unexpected inference output 'scores'"):
+        predictor.predict(request).to_rest()
 
 
 def test_no_instances_score_nothing(predictor):
@@ -93,6 +170,12 @@ def test_missing_feature_is_invalid_input_naming_it(predictor, rows):
         predictor.predict({"instances": [instance]})
 
 
+@pytest.mark.parametrize("payload", [[], {"rows": []}, {"instances": {"hhi": 0.1}}])
+def test_a_body_without_a_list_of_instances_is_invalid_input(predictor, payload):
+    with pytest.raises(InvalidInput, match=r'expected a JSON body \{"instances": \[...\]\}'):
+        predictor.predict(payload)
+
+
 def test_rows_of_the_wrong_length_are_invalid_input(predictor):
     with pytest.raises(InvalidInput, match=f"expected {len(FEATURE_NAMES)} features per row"):
         predictor.predict({"instances": [[1.0, 2.0, 3.0]]})
@@ -101,6 +184,11 @@ def test_rows_of_the_wrong_length_are_invalid_input(predictor):
 def test_non_numeric_values_are_invalid_input(predictor):
     with pytest.raises(InvalidInput, match=f"rows of {len(FEATURE_NAMES)} numbers"):
         predictor.predict({"instances": [["high"] * len(FEATURE_NAMES)]})
+
+
+def test_ragged_rows_are_invalid_input(predictor):
+    with pytest.raises(InvalidInput, match=f"rows of {len(FEATURE_NAMES)} numbers"):
+        predictor.predict({"instances": [[0.5] * len(FEATURE_NAMES), [0.5]]})
 
 
 def test_v2_request_without_the_features_input_is_invalid(predictor):
@@ -127,7 +215,7 @@ def test_version_without_scoring_constants_fails_to_load_naming_them(world):
     client.set_model_version_tag(name, new.version, "neutral_score", "0.5")  # as older trainings did
     model = RankingPredictor(name, f"models:/{name}/{new.version}", world.settings.mlflow_uri)
     try:
-        with pytest.raises(RuntimeError, match=rf"{name}/{new.version} cannot be served: .*'prior_mean'"):
+        with pytest.raises(DataError, match=rf"{name}/{new.version} cannot be served: .*'prior_mean'"):
             model.load()
     finally:
         client.delete_model_version(name, new.version)
@@ -135,7 +223,7 @@ def test_version_without_scoring_constants_fails_to_load_naming_them(world):
 
 
 def test_uri_without_a_version_or_alias_is_rejected(world):
-    with pytest.raises(ValueError, match="models:/<name>@<alias> or models:/<name>/<version>"):
+    with pytest.raises(DataError, match="models:/<name>@<alias> or models:/<name>/<version>"):
         RankingPredictor("skillrank", "runs:/abc/model", world.settings.mlflow_uri).load()
 
 
