@@ -1,17 +1,38 @@
-"""Feast declarations, in dependency order: entity -> source -> feature view -> feature service.
+"""Feast declarations, in dependency order: entity -> source -> feature view -> feature services.
 
-The source path is relative: Feast resolves it against the store's ``repo_path``, which skillrank
-sets to the data root (see `feature_repo.store`), so the same declarations serve every data root.
+One feature service per consumer, each named for it and versioned: the ranking model's inputs, the
+scoring inputs, retrieval, the feed a model on the ranker's inputs needs, and the whole view the
+training frame reads. Their name lists live once in `feature_repo.feature_schema`; code that needs a
+service's features reads them from the service (`service_features`), never from a copy.
+
+The source reads ``features/`` of one data root by absolute path, never relative to the working
+directory. The module-level source (what the ``feast`` CLI registers) reads the data root in
+``SKILLRANK_DATA_ROOT``, as ``feature_store.yaml`` does; skillrank's own stores declare the source
+of their data root with `features_source` (see `feature_repo.store.definitions`).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64
 
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+from feature_repo.feature_schema import (
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    FEATURES,
+    FEED_INPUTS,
+    RANKER_INPUTS,
+    RETRIEVAL_INPUTS,
+    SCORING_INPUTS,
+)
+
+DATA_ROOT_ENV = "SKILLRANK_DATA_ROOT"
+DEFAULT_DATA_ROOT = ".skillrank"
+TAGS = {"team": "skillrank"}
 
 account = Entity(
     name="account",
@@ -20,29 +41,79 @@ account = Entity(
     description="An investor account on the platform.",
 )
 
-account_monthly_source = FileSource(
-    name="account_monthly_source",
-    path="features",
-    timestamp_field=EVENT_TIMESTAMP,
-    description="Point-in-time account features written by the Spark feature job, one row per month-end.",
-)
 
-# A feature is valid until the next month-end is computed, plus slack for a late run.
-account_monthly_features = FeatureView(
-    name="account_monthly_features",
-    entities=[account],
-    ttl=timedelta(days=45),
-    schema=[Field(name=name, dtype=Float64, description=text) for name, text in FEATURES.items()],
-    source=account_monthly_source,
-    online=True,
-    description="Risk, return, diversification and activity of an account at a month-end.",
-    tags={"team": "skillrank", "grain": "account-month"},
-)
+def features_source(data_root: str | Path) -> FileSource:
+    """The ``features/`` table under `data_root`, by absolute path."""
+    return FileSource(
+        name="account_monthly_source",
+        path=str(Path(data_root).resolve() / "features"),
+        timestamp_field=EVENT_TIMESTAMP,
+        description="Point-in-time account features written by the Spark feature job, one row per month-end.",
+    )
+
+
+def features_view(source: FileSource) -> FeatureView:
+    """The account features at a month-end, read from `source`."""
+    # A feature is valid until the next month-end is computed, plus slack for a late run.
+    return FeatureView(
+        name="account_monthly_features",
+        entities=[account],
+        ttl=timedelta(days=45),
+        schema=[Field(name=name, dtype=Float64, description=text) for name, text in FEATURES.items()],
+        source=source,
+        online=True,
+        description="Risk, return, diversification and activity of an account at a month-end.",
+        tags=TAGS | {"grain": "account-month"},
+    )
+
+
+account_monthly_source = features_source(os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT))
+
+account_monthly_features = features_view(account_monthly_source)
 
 ranker_v1 = FeatureService(
     name="ranker_v1",
-    features=[account_monthly_features],
-    description="Features the ranking model is trained on and served with.",
+    features=[account_monthly_features[list(RANKER_INPUTS)]],
+    description="The ranking model's inputs, in its order: the evidence of a persistent edge.",
+    tags=TAGS | {"consumer": "ranker"},
 )
 
-ALL_DEFINITIONS = [account, account_monthly_source, account_monthly_features, ranker_v1]
+scoring_v1 = FeatureService(
+    name="scoring_v1",
+    features=[account_monthly_features[list(SCORING_INPUTS)]],
+    description="What finalize_scores reads: track record, 12-month Sharpe and moments, concentration.",
+    tags=TAGS | {"consumer": "scoring"},
+)
+
+retrieval_v1 = FeatureService(
+    name="retrieval_v1",
+    features=[account_monthly_features[list(RETRIEVAL_INPUTS)]],
+    description="What the retrieval index filters and orders by: activity, diversification, record, prior.",
+    tags=TAGS | {"consumer": "retrieval"},
+)
+
+feed_v1 = FeatureService(
+    name="feed_v1",
+    features=[account_monthly_features[list(FEED_INPUTS)]],
+    description="What the feed reads per candidate for a model on ranker_v1: its inputs and scoring_v1's.",
+    tags=TAGS | {"consumer": "transformer"},
+)
+
+training_v1 = FeatureService(
+    name="training_v1",
+    features=[account_monthly_features],
+    description="Every feature: the training frame (learner, baselines, evaluation) and batch scoring.",
+    tags=TAGS | {"consumer": "training"},
+)
+
+FEATURE_SERVICES = [ranker_v1, scoring_v1, retrieval_v1, feed_v1, training_v1]
+
+
+def service_features(service: FeatureService) -> list[str]:
+    """The names of the features `service` serves, in its order (from the declaration, no store needed).
+
+    Example:
+        >>> service_features(retrieval_v1)
+        ['trade_count_12m', 'hhi', 'track_record_days', 'sharpe_tstat_inception']
+    """
+    return [feature.name for view in service.feature_view_projections for feature in view.features]

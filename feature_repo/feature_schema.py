@@ -1,8 +1,9 @@
 """The features skillrank computes per (account_id, as_of_date): names, types and meanings.
 
 This list is the contract between the Spark feature job (which must write exactly these columns),
-the Feast feature views (built from it), training and serving. Add a feature here first. Labels are
-not features: they live in `components.labels.definitions`.
+the Feast feature views (built from it), training and serving. Add a feature here first. Below it,
+what each consumer reads, by name: `feature_repo.definitions` declares a feature service for each.
+Labels are not features: they live in `components.labels.definitions`.
 """
 
 from __future__ import annotations
@@ -64,3 +65,29 @@ FEATURES: dict[str, str] = {
     "universe_alpha_tstat_inception": "t-statistic of the alpha over the equal-weight platform universe, "
     "since inception.",
 }
+
+# What each consumer reads, in its order: each tuple is a feature service of `feature_repo.definitions`.
+# The ranking model's inputs, the evidence of a persistent edge (docs/SKILL_VS_LUCK.md), in the model's
+# order. Risk and behaviour features stay out of it: they shape the feed through scoring and filters.
+RANKER_INPUTS: tuple[str, ...] = (
+    "sharpe_tstat_inception",
+    "alpha_tstat_inception",
+    "universe_alpha_tstat_inception",
+    "alpha_tstat_12m",
+    "sharpe_12m",
+    "track_record_days",
+)
+# Shrinkage, the luck tests and the concentration penalty of `components.scoring.finalize`.
+SCORING_INPUTS: tuple[str, ...] = (
+    "track_record_days",
+    "returns_12m",
+    "sharpe_12m",
+    "skew_12m",
+    "kurtosis_12m",
+    "hhi",
+)
+# Eligibility (trades, diversification, a track record) and the prior of `components.store.retrieval`.
+RETRIEVAL_INPUTS: tuple[str, ...] = ("trade_count_12m", "hhi", "track_record_days", "sharpe_tstat_inception")
+# The feed of a model on the ranker's inputs: those inputs (whose values the explanations quote) and the
+# scoring inputs, each once.
+FEED_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(RANKER_INPUTS + SCORING_INPUTS))

@@ -1,8 +1,9 @@
 """The Discover feed: a KServe transformer that retrieves candidates, has the predictor rank them, explains.
 
-``preprocess`` takes the retrieval index's candidates and their online features (Feast feature service),
-``predict`` forwards them to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores into
-the feed's order with `components.scoring.finalize.finalize_scores` (with the scoring constants of the
+``preprocess`` takes the retrieval index's candidates and their online features (the feed's Feast feature
+service: the model's inputs and the scoring inputs, `components.config.feast.feed_service`), ``predict``
+forwards the model's inputs to the predictor (``--predictor_host``), ``postprocess`` turns the raw scores
+into the feed's order with `components.scoring.finalize.finalize_scores` (with the scoring constants of the
 predictor's model version), then asks the predictor to explain the top K only and turns the largest feature
 contributions into reasons (`components.scoring.explanations`). ``fdr_pass`` is Benjamini–Hochberg over the
 request's candidates, not over the whole platform as in ``scores/``. Run it with
@@ -24,11 +25,12 @@ from kserve.errors import InferenceError, InvalidInput
 from kserve.logging import logger
 from kserve.predictor_config import PredictorConfig
 
+from components.config.feast import feature_store, feed_service, input_service
 from components.config.settings import Settings
 from components.scoring.explanations import probability_reason, reasons
 from components.scoring.finalize import ScoringConstants, finalize_scores
+from feature_repo.definitions import service_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
-from feature_repo.store import feature_store
 from inference.server import add_bind_host, model_server
 
 MAX_TOP_K = 100
@@ -39,7 +41,10 @@ REQUEST_KEYS = {"top_k", "exclude_account_ids"}
 
 @dataclass(frozen=True)
 class FeedBatch:
-    """The candidates of one feed request, with their online features, on their way to the predictor."""
+    """The candidates of one feed request, with their online features, on their way to the predictor.
+
+    ``feature_names`` are the model's inputs: what `instances` sends (the candidates hold more columns).
+    """
 
     top_k: int
     candidates: pd.DataFrame
@@ -57,7 +62,7 @@ class RetrievalTransformer(kserve.Model):
 
     Args:
         name: Model name on the endpoint path (the predictor serves the same name).
-        settings: Data root, feature service, online store and feed settings.
+        settings: Data root, online store, ``ranker_features`` (which services it reads) and feed settings.
     """
 
     def __init__(self, name: str, settings: Settings):
@@ -73,16 +78,16 @@ class RetrievalTransformer(kserve.Model):
         as_of = self.index_[EVENT_TIMESTAMP].max()
         self.as_of_date_ = None if pd.isna(as_of) else str(pd.Timestamp(as_of).date())
         self.store_ = feature_store(self.settings)
+        feed = feed_service(self.settings.ranker_features)
         try:
-            self.feature_service_ = self.store_.get_feature_service(self.settings.feature_service)
+            self.feature_service_ = self.store_.get_feature_service(feed.name)
         except FeatureServiceNotFoundException as e:
             raise RuntimeError(
-                f"feature service '{self.settings.feature_service}' is not registered in Feast: "
-                "publish the features first (skillrank run)"
+                f"feature service '{feed.name}' is not registered in Feast: publish the features first "
+                "(skillrank run)"
             ) from e
-        self.feature_names_ = [
-            f.name for view in self.feature_service_.feature_view_projections for f in view.features
-        ]
+        self.feature_names_ = service_features(self.feature_service_)  # what the feed reads
+        self.input_names_ = service_features(input_service(self.settings.ranker_features))  # the model's
         self._online_features(self.index_[ENTITY_KEY].head(1).tolist())  # reach the store, warm its caches
         self.ready = True
         return self.ready
@@ -100,7 +105,7 @@ class RetrievalTransformer(kserve.Model):
             logger.warning(
                 "%d of %d candidates have no online features and are skipped", (~found).sum(), len(ids)
             )
-        return FeedBatch(top_k, features[found].reset_index(drop=True), self.feature_names_)
+        return FeedBatch(top_k, features[found].reset_index(drop=True), self.input_names_)
 
     async def predict(self, payload: FeedBatch, headers: dict[str, str] | None = None, response_headers=None):
         """Forward the candidates to the predictor; keep them with its reply for `postprocess`."""

@@ -16,16 +16,17 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from components.config import registry
+from components.config.feast import feature_store
 from components.config.settings import Settings
 from components.config.tracking import use_experiment
 from components.scoring.finalize import ScoringConstants, fit_scoring_constants
 from components.store.retrieval import write_retrieval_index
-from feature_repo.definitions import account_monthly_features
+from feature_repo.definitions import account_monthly_features, ranker_v1, service_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
-from feature_repo.store import apply_definitions, feature_store
+from feature_repo.store import apply_definitions
 
 AS_OF_DATES = [pd.Timestamp("2021-05-31"), pd.Timestamp("2021-06-30")]
-FEATURE_NAMES = list(FEATURES)
+FEATURE_NAMES = service_features(ranker_v1)  # the served model's inputs, as the ranker's are
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
     base["track_record_days"][2::25] = 0.0  # no track record yet
     base["track_record_days"][3::10] = 30.0  # new: below the minimum track record
     base["returns_12m"] = np.minimum(base["track_record_days"], 252.0)
-    for name in [n for n in FEATURE_NAMES if n not in base and n != "market_vol_21d"]:  # added since: noise
+    for name in [n for n in FEATURES if n not in base and n != "market_vol_21d"]:  # added since: noise
         base[name] = rng.normal(0.0, 1.0, n_accounts)
     drifting = ["sharpe_12m", "sortino_12m", "volatility_12m", "return_12m", "roi_since_inception"]
     frames = []
@@ -82,11 +83,11 @@ def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
         frame.insert(0, EVENT_TIMESTAMP, as_of)
         frame.insert(0, ENTITY_KEY, [f"acc-{i:04d}" for i in range(n_accounts)])
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURE_NAMES]]
+    return pd.concat(frames, ignore_index=True)[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURES]]
 
 
 def train_booster(features: pd.DataFrame, seed: int = 7) -> lgb.Booster:
-    """A small seeded regression Booster on the features (label: Sharpe minus drawdown, plus noise)."""
+    """A small seeded regression Booster on the ranker's inputs (label: Sharpe minus drawdown, plus noise)."""
     rng = np.random.default_rng(seed)
     label = features["sharpe_12m"] - features["max_drawdown_12m"] + rng.normal(0, 0.3, len(features))
     params = {

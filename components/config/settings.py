@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(None, description="Defaults to SQLite under data_root.")
     model_name: str = "skillrank"
     experiment_name: str = "skillrank"
-    feature_service: str = "ranker_v1"
+    feature_service: str = Field(
+        "training_v1", description="The Feast feature service the training frame and batch scoring read."
+    )
     online_store: str = Field("sqlite", pattern="^(sqlite|redis)$")
     redis_connection_string: str = "127.0.0.1:6379"
     feast_registry: str | None = Field(

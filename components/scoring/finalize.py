@@ -42,14 +42,14 @@ from components.scoring.shrinkage import (
     score_standard_error,
     shrinkage_weights,
 )
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, SCORING_INPUTS
 
 TRADING_DAYS_PER_YEAR = 252
 STATUS_NEW = "new"
 STATUS_ESTABLISHED = "established"
 CONCENTRATION_THRESHOLD = 0.5  # the HHI of two equal positions
 FDR_ALPHA = 0.1
-SCORING_FEATURES = ["track_record_days", "returns_12m", "sharpe_12m", "skew_12m", "kurtosis_12m", "hhi"]
+SCORING_FEATURES = SCORING_INPUTS  # the scoring_v1 feature service
 COLUMNS = [ENTITY_KEY, "score", "confidence", "status", "probability_of_skill", "fdr_pass"]
 
 

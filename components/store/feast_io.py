@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from feast import FeatureStore
 
 from components.config.layout import DataLayout
-from feature_repo.definitions import account_monthly_features
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+from components.errors import DataError
+from feature_repo.definitions import account_monthly_features, service_features
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 
-def read_point_in_time_table(path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_point_in_time_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """Read the features or labels table with ``as_of_date`` as naive UTC timestamps.
 
     Spark writes instants (tz-aware UTC); pandas code here compares naive dates throughout.
+
+    Raises:
+        DataError: There is no table at `path`.
     """
+    if not Path(path).exists():
+        raise DataError(f"no table at {path}: run the feature job first (skillrank run)")
     frame = pd.read_parquet(path, columns=columns)
     if isinstance(frame[EVENT_TIMESTAMP].dtype, pd.DatetimeTZDtype):
         frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.tz_convert("UTC").dt.tz_localize(None)
@@ -63,8 +71,12 @@ def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_
     """Point-in-time join of the feature service onto (account_id, as_of_date) rows.
 
     Extra columns of `entity_rows` (labels) are carried through. Returns the rows with
-    ``as_of_date`` as naive timestamps and one column per feature. The join runs in chunks of whole
-    as-of dates (`HISTORICAL_CHUNK_ROWS`), which bounds its memory and leaves its result unchanged.
+    ``as_of_date`` as naive timestamps and one column per feature of the service. The join runs in
+    chunks of whole as-of dates (`HISTORICAL_CHUNK_ROWS`), which bounds its memory and leaves its
+    result unchanged.
+
+    Raises:
+        DataError: The registered service did not return all its features (a stale registry).
     """
     service = store.get_feature_service(feature_service)
     parts = []
@@ -75,7 +87,9 @@ def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_
         parts.append(store.get_historical_features(entity_df=entity_df, features=service).to_df())
     frame = pd.concat(parts, ignore_index=True).rename(columns={"event_timestamp": EVENT_TIMESTAMP})
     frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.tz_localize(None)
-    missing = [name for name in FEATURES if name not in frame.columns]
+    missing = [name for name in service_features(service) if name not in frame.columns]
     if missing:
-        raise RuntimeError(f"feature service '{feature_service}' did not return {missing}")
+        raise DataError(
+            f"feature service '{feature_service}' did not return {missing}: publish the features again"
+        )
     return frame.sort_values([EVENT_TIMESTAMP, ENTITY_KEY]).reset_index(drop=True)

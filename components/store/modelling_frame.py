@@ -7,9 +7,9 @@ from feast import FeatureStore
 
 from components.config.layout import DataLayout
 from components.contract.tables import INDEX_SYMBOL
-from components.labels.excess import add_excess_labels
+from components.labels import LABELS, add_excess_labels
 from components.store.feast_io import historical_features, read_point_in_time_table
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, LABELS
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 
 def spx_closes(layout: DataLayout) -> pd.Series:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from components.config.layout import DataLayout
 from components.config.settings import Settings
+from components.errors import DataError, require_columns
 from components.store.feast_io import read_point_in_time_table
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, RETRIEVAL_INPUTS
 
-PRIOR = "sharpe_tstat_inception"
+PRIOR = "sharpe_tstat_inception"  # one of the RETRIEVAL_INPUTS (the retrieval_v1 feature service)
 INDEX_COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "prior"]
-_NEEDED = ["trade_count_12m", "hhi", "track_record_days", PRIOR]
 
 
 class RetrievalIndex:
@@ -54,12 +54,17 @@ class RetrievalIndex:
 
         Returns:
             self, with ``index_`` (account_id, as_of_date, prior) and ``n_eligible_`` set.
+
+        Raises:
+            DataError: `latest_features` lacks a retrieval input, or ``max_candidates`` is below 1.
         """
-        missing = [c for c in [ENTITY_KEY, EVENT_TIMESTAMP, *_NEEDED] if c not in latest_features.columns]
-        if missing:
-            raise ValueError(f"latest features lack the columns {missing} that retrieval needs")
+        require_columns(
+            latest_features.columns,
+            [ENTITY_KEY, EVENT_TIMESTAMP, *RETRIEVAL_INPUTS],
+            "retrieval's latest features",
+        )
         if self.max_candidates < 1:
-            raise ValueError(f"max_candidates must be at least 1, got {self.max_candidates}")
+            raise DataError(f"max_candidates must be at least 1, got {self.max_candidates}")
         eligible = latest_features[self._eligible(latest_features)]
         ranked = eligible.assign(prior=eligible[PRIOR]).sort_values(
             ["prior", ENTITY_KEY], ascending=[False, True], na_position="last", kind="mergesort"
@@ -92,7 +97,7 @@ def build_retrieval_index(latest_features: pd.DataFrame, settings: Settings) -> 
 
 def write_retrieval_index(layout: DataLayout, settings: Settings) -> int:
     """Build the index from the latest as-of date of ``features/`` and write it; returns its size."""
-    features = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP, *_NEEDED])
+    features = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP, *RETRIEVAL_INPUTS])
     latest = features[features[EVENT_TIMESTAMP] == features[EVENT_TIMESTAMP].max()]
     index = build_retrieval_index(latest, settings)
     layout.retrieval_index.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
+from components.config.feast import feature_store
 from components.scoring.finalize import finalize_scores
-from feature_repo.store import feature_store
 from tests.serving_world import FEATURE_NAMES, build_world
 
 pytestmark = pytest.mark.cluster

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from components.config.settings import Settings
+from components.errors import DataError
 from components.store.retrieval import RetrievalIndex, build_retrieval_index, write_retrieval_index
+from feature_repo.definitions import retrieval_v1, service_features
 
 AS_OF = pd.Timestamp("2021-06-30")
 
@@ -63,8 +65,12 @@ def test_fit_counts_the_eligible_before_the_cap():
 
 
 def test_missing_columns_are_named():
-    with pytest.raises(ValueError, match=r"lack the columns \['hhi'\]"):
+    with pytest.raises(DataError, match=r"retrieval's latest features lacks the columns \['hhi'\]"):
         RetrievalIndex().fit(accounts().drop(columns="hhi"))
+
+
+def test_retrieval_reads_the_inputs_of_its_feature_service():
+    assert set(accounts().columns) - {"account_id", "as_of_date"} == set(service_features(retrieval_v1))
 
 
 def test_build_uses_the_settings_rules():
@@ -85,3 +91,8 @@ def test_write_reads_only_the_latest_as_of_date(tmp_path):
     index = pd.read_parquet(settings.layout.retrieval_index)
     assert index["account_id"].tolist() == ["b", "a"]
     assert (index["as_of_date"] == AS_OF).all()
+
+
+def test_a_cap_below_one_is_a_data_error():
+    with pytest.raises(DataError, match="max_candidates must be at least 1, got 0"):
+        RetrievalIndex(max_candidates=0).fit(accounts())
