@@ -12,10 +12,15 @@ SEED ?= 7
 
 .PHONY: run test install world lint compile benchmarks clean
 
-$(BIN)/skillrank: pyproject.toml
+# The environment is the lock, not a fresh resolution: requirements-dev.lock (requirements.lock, which the
+# image installs, plus the dev tools), every file pinned by hash, installed with --no-deps so pip resolves
+# nothing; then the project itself, editable. After changing dependencies in pyproject.toml, regenerate
+# both locks with uv (the commands are at the top of each file) and commit them.
+$(BIN)/skillrank: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 install: $(BIN)/skillrank
