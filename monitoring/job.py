@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlflow import MlflowClient
 
 from components.config import registry
 from components.config.settings import Settings
@@ -43,20 +44,29 @@ def measurable(
     return measured, [name for name in names if name not in measured]
 
 
-def run_monitor(settings: Settings) -> tuple[DriftDecision, Path]:
-    """Write the Evidently drift report under reports/drift/ and return the retrain decision and the HTML."""
-    import mlflow
+def run_monitor(
+    settings: Settings, client: MlflowClient, version: str | None = None
+) -> tuple[DriftDecision, Path]:
+    """Write the Evidently drift report under reports/drift/ and return the retrain decision and the HTML.
 
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    version = serving_version(settings)
+    Args:
+        settings: The deployment's settings (data root, model name, training window).
+        client: The MLflow client of the registry.
+        version: The registered version to monitor; by default the one the feed serves.
+    """
+    served = (
+        serving_version(client, settings.model_name)
+        if version is None
+        else client.get_model_version(settings.model_name, version)
+    )
     features = read_point_in_time_table(settings.layout.features)
-    train_end = pd.Timestamp(version.tags.get(registry.TAG_TRAIN_END, features[EVENT_TIMESTAMP].max()))
+    train_end = pd.Timestamp(served.tags.get(registry.TAG_TRAIN_END, features[EVENT_TIMESTAMP].max()))
     reference, current = reference_and_current(features, train_end, settings.train_months)
     out_dir = settings.layout.reports / REPORT_DIR
     measured, not_measured = measurable(reference, current, list(FEATURES))
     decision = drift_report(reference, current, measured, out_dir)
     summary = decision.to_dict() | {
-        "model_version": str(version.version),
+        "model_version": str(served.version),
         "reference_end": str(train_end.date()),
         "not_measured": not_measured,  # no values in the reference or the current data
     }

@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add_command(commands, "serve", help="start the KServe transformer and predictor on loopback")
     serve.add_argument("--transformer-port", type=int, default=8080, help="transformer HTTP port")
     serve.add_argument("--predictor-port", type=int, default=8085, help="predictor HTTP port")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes per server (one per free core; see docs/SERVING.md)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     feed = add_command(commands, "feed", help="query the feed from the transformer and print it")
@@ -150,12 +156,13 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from components.release.run_summary import print_run_summary
+    from components.config.tracking import mlflow_client
+    from components.release.run_summary import run_summary
     from pipelines.local_run import run_locally
 
     settings = settings_with_source(args)
     run_locally(settings.source, settings)
-    print_run_summary(settings)
+    print(run_summary(settings, mlflow_client(settings)))
 
 
 def cmd_features(args: argparse.Namespace) -> None:
@@ -192,21 +199,19 @@ def cmd_compile(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from inference.serve import serve
+    from inference.serve import serve, wait_until_stopped
 
+    settings = settings_from(args)
     with serve(
-        settings_from(args), transformer_port=args.transformer_port, predictor_port=args.predictor_port
-    ):
-        url = f"http://127.0.0.1:{args.transformer_port}/v1/models/skillrank:predict"
-        print(f"feed: curl -X POST {url} -d '{{}}'")
-        print("serving until Ctrl-C")
-        try:
-            import time
-
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        settings,
+        transformer_port=args.transformer_port,
+        predictor_port=args.predictor_port,
+        workers=args.workers,
+    ) as servers:
+        url = f"{servers.url}/v1/models/{settings.model_name}:predict"
+        print(f'feed: curl -X POST {url} -d \'{{"viewer_id": "u-1", "top_k": 10}}\'')
+        print("serving until Ctrl-C or SIGTERM")
+        wait_until_stopped(servers)
 
 
 def cmd_feed(args: argparse.Namespace) -> None:
@@ -216,9 +221,11 @@ def cmd_feed(args: argparse.Namespace) -> None:
 
 
 def cmd_monitor(args: argparse.Namespace) -> None:
+    from components.config.tracking import mlflow_client
     from monitoring.job import run_monitor
 
-    decision, html = run_monitor(settings_from(args))
+    settings = settings_from(args)
+    decision, html = run_monitor(settings, mlflow_client(settings))
     print(json.dumps(decision.to_dict(), indent=2))
     print(f"report: {html}")
 

@@ -1,8 +1,11 @@
 """The training pipeline: ingest -> features -> Feast -> walk-forward training -> gate -> deploy -> scores.
 
-The gate branches with `dsl.If`: only a challenger that beats the baseline and the champion is
-promoted and deployed; either way the scores/ table is written with the model the feed serves, and
-the drift monitor runs last.
+Steps hand each other typed artifacts (Datasets, Models, the training outcome), so the Kubeflow UI shows
+the lineage from the clean tables to the scores; `.after` orders a step behind one whose output it reads
+from the data root or the registry rather than from an artifact (train after publish: the Feast
+registry; scores after the roll-out). The gate branches with `dsl.If`: only a challenger that beats
+the baseline and the champion is promoted and deployed; either way the scores/ table is written with
+the model the feed serves, and the drift monitor runs last.
 """
 
 from kfp import dsl, kubernetes
@@ -15,6 +18,7 @@ from components.kfp_ops import (
     promote_op,
     publish_op,
     scores_op,
+    served_model_op,
     train_op,
 )
 from monitoring.kfp_ops import monitor_op
@@ -60,32 +64,26 @@ def training_pipeline(source: str, data_root: str, config_file: str = "") -> Non
         data_root: Where every output goes (a shared volume in a cluster).
         config_file: Optional YAML settings file; environment variables ``SKILLRANK_*`` also apply.
     """
-    ingest_task = on_cluster(ingest_op(source=source, data_root=data_root, config_file=config_file))
-    features_task = on_cluster(features_op(data_root=data_root, config_file=config_file).after(ingest_task))
-    publish_task = on_cluster(
-        publish_op(data_root=data_root, config_file=config_file, features=features_task.output)
-    )
-    train_task = on_cluster(
-        train_op(data_root=data_root, config_file=config_file, published=publish_task.output)
-    )
-    gate_task = on_cluster(
-        gate_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
-    )
+    step = {"data_root": data_root, "config_file": config_file}
+    ingest_task = on_cluster(ingest_op(source=source, **step))
+    features_task = on_cluster(features_op(clean=ingest_task.outputs["clean"], **step))
+    features, labels = features_task.outputs["features"], features_task.outputs["labels"]
+    publish_task = on_cluster(publish_op(features=features, **step))
+    train_task = on_cluster(train_op(features=features, labels=labels, **step).after(publish_task))
+    predictions = train_task.outputs["predictions"]
+    gate_task = on_cluster(gate_op(outcome=train_task.outputs["outcome"], **step))
     with dsl.If(gate_task.outputs["Output"] == True, name="challenger-wins"):  # noqa: E712 (KFP condition)
-        promote_task = on_cluster(
-            promote_op(data_root=data_root, config_file=config_file, outcome=train_task.outputs["Output"])
-        )
-        deploy_task = on_cluster(
-            deploy_op(data_root=data_root, config_file=config_file, version=promote_task.output)
-        )
+        promote_task = on_cluster(promote_op(model=train_task.outputs["model"], **step))
+        champion = promote_task.outputs["champion"]
+        deploy_task = on_cluster(deploy_op(champion=champion, **step))
         promoted_scores_task = on_cluster(
-            scores_op(data_root=data_root, config_file=config_file, after=deploy_task.output)
+            scores_op(features=features, predictions=predictions, served=champion, **step).after(deploy_task)
         )
-        on_cluster(
-            monitor_op(data_root=data_root, config_file=config_file, after=promoted_scores_task.output)
-        )
+        on_cluster(monitor_op(features=features, served=champion, **step).after(promoted_scores_task))
     with dsl.Else(name="champion-stays"):
+        served_task = on_cluster(served_model_op(**step))
+        served = served_task.outputs["served"]
         kept_scores_task = on_cluster(
-            scores_op(data_root=data_root, config_file=config_file, after="champion-stays")
+            scores_op(features=features, predictions=predictions, served=served, **step)
         )
-        on_cluster(monitor_op(data_root=data_root, config_file=config_file, after=kept_scores_task.output))
+        on_cluster(monitor_op(features=features, served=served, **step).after(kept_scores_task))

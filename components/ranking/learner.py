@@ -8,22 +8,28 @@ Each fold also measures, on the same test date, two things that keep the evaluat
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from components.config.feast import INPUT_SERVICES, input_service
 from components.config.settings import Settings
+from components.console import progress
 from components.evaluation.evaluate import (  # latent skill: for evaluation only, never a feature
     SKILL,
     has_skill,
 )
 from components.evaluation.metrics import ranking_metrics
-from components.labels.excess import DERIVED_LABELS, label_horizon_days
+from components.labels import DERIVED_LABELS, LABELS, label_horizon_days
 from components.ranking.baselines import BASELINES, baseline_scores
 from components.ranking.walk_forward import Fold, walk_forward_folds
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, LABELS
+from feature_repo.definitions import ranker_v1, service_features
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
+
+logger = logging.getLogger(__name__)
 
 NDCG_K = 100
 OBJECTIVES = ("regression", "lambdarank")
@@ -33,15 +39,9 @@ GRADES = 10  # relevance grades of lambdarank: deciles of the label within a dat
 # concentration, tail shape, activity) stay out of the learner: they predict a forward label through
 # exposures that are not skill, and the learner would rank by them (measured: docs/SKILL_VS_LUCK.md).
 # They still shape the feed through shrinkage, the concentration penalty, filters and explanations.
-RANKER_FEATURES: dict[str, int] = {
-    "sharpe_tstat_inception": 1,
-    "alpha_tstat_inception": 1,
-    "universe_alpha_tstat_inception": 1,
-    "alpha_tstat_12m": 1,
-    "sharpe_12m": 1,
-    "track_record_days": 1,
-}
-FEATURE_SETS = ("evidence", "all")  # Settings.ranker_features; "all" is the measured alternative
+# The inputs are the features of the ranker_v1 service (feature_repo), with their monotone constraints.
+RANKER_FEATURES: dict[str, int] = dict.fromkeys(service_features(ranker_v1), 1)
+FEATURE_SETS = tuple(INPUT_SERVICES)  # Settings.ranker_features; "all" is the measured alternative
 # Settings.label "auto": the first of these the history can train and test on. A year of market-
 # adjusted forward returns finds skill; a month mostly finds beta and luck (docs/SKILL_VS_LUCK.md),
 # but an export of a year or two has nothing longer to learn from.
@@ -49,10 +49,13 @@ AUTO_LABELS = ("fwd_alpha_tstat_12m", "fwd_sharpe_30d")
 
 
 def feature_names(feature_set: str) -> list[str]:
-    """The learner's inputs: the evidence features, or every feature of the feature table."""
-    if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set '{feature_set}': choose one of {', '.join(FEATURE_SETS)}")
-    return list(RANKER_FEATURES) if feature_set == "evidence" else list(FEATURES)
+    """The learner's inputs: the features of the service of `feature_set` (`components.config.feast`):
+    ranker_v1 for the evidence features, training_v1 for every feature of the feature table.
+
+    Raises:
+        DataError: `feature_set` is neither "evidence" nor "all".
+    """
+    return service_features(input_service(feature_set))
 
 
 @dataclass
@@ -211,8 +214,8 @@ def run_fold(
 
 
 def horizon_days(settings: Settings) -> int:
-    """Purge and embargo span: the configured horizon or the chosen label's, whichever is longer."""
-    return max(settings.label_horizon_days, label_horizon_days(settings.label))
+    """Purge and embargo span: the chosen label's horizon (`components.labels.LABEL_TABLE`)."""
+    return label_horizon_days(settings.label)
 
 
 def resolve_label(frame: pd.DataFrame, settings: Settings) -> str:
@@ -256,7 +259,7 @@ def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
 
 
 def walk_forward(
-    frame: pd.DataFrame, settings: Settings, objective: str, progress=print, diagnostics: bool = True
+    frame: pd.DataFrame, settings: Settings, objective: str, diagnostics: bool = True
 ) -> WalkForwardResult:
     """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date).
 
@@ -265,15 +268,19 @@ def walk_forward(
     folds = labelled_folds(frame, settings)
     alive = survivors(frame) if diagnostics else None
     rows, predictions, evaluation = [], [], []
-    for number, fold in enumerate(folds):
+    for number, fold in enumerate(progress(folds, f"walk-forward [{objective}]", unit="fold")):
         metrics, fold_predictions, fold_evaluation = run_fold(frame, fold, settings, objective, alive)
         rows.append({"fold": number, "test_date": fold.test_date} | metrics)
         predictions.append(fold_predictions.assign(fold=number))
         evaluation.append(fold_evaluation)
-        progress(
-            f"[{objective}] fold {number + 1}/{len(folds)} test {fold.test_date.date()}: NDCG@100 vs label "
-            f"model {metrics[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f} "
-            f"baseline {metrics[f'roi_log_days_vs_label_ndcg_at_{NDCG_K}']:.4f}"
+        logger.info(
+            "[%s] fold %d/%d test %s: NDCG@100 vs label model %.4f baseline %.4f",
+            objective,
+            number + 1,
+            len(folds),
+            fold.test_date.date(),
+            metrics[f"model_vs_label_ndcg_at_{NDCG_K}"],
+            metrics[f"roi_log_days_vs_label_ndcg_at_{NDCG_K}"],
         )
     return WalkForwardResult(
         pd.DataFrame(rows),
@@ -283,9 +290,7 @@ def walk_forward(
     )
 
 
-def choose_objective(
-    frame: pd.DataFrame, settings: Settings, progress=print
-) -> tuple[WalkForwardResult, dict]:
+def choose_objective(frame: pd.DataFrame, settings: Settings) -> tuple[WalkForwardResult, dict]:
     """Walk-forward with each candidate objective; keep the better by mean NDCG@100 against the label.
 
     The choice uses the label only, never latent skill, so it is a choice a real platform can make.
@@ -293,15 +298,15 @@ def choose_objective(
     objectives = OBJECTIVES if settings.objective == "auto" else (settings.objective,)
     metric = f"model_vs_label_ndcg_at_{NDCG_K}"
     if len(objectives) == 1:
-        result = walk_forward(frame, settings, objectives[0], progress)
+        result = walk_forward(frame, settings, objectives[0])
         return result, {f"objective_{objectives[0]}_{metric}": result.mean(metric)}
     plain = {
-        objective: walk_forward(frame, settings, objective, progress, diagnostics=False)
+        objective: walk_forward(frame, settings, objective, diagnostics=False)
         for objective in objectives
     }
     best = max(plain, key=lambda objective: plain[objective].mean(metric))
     # The same folds again with the diagnostics, for the kept objective only (same seed: same model).
-    return walk_forward(frame, settings, best, progress), {
+    return walk_forward(frame, settings, best), {
         f"objective_{name}_{metric}": result.mean(metric) for name, result in plain.items()
     }
 

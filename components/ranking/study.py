@@ -9,15 +9,19 @@ another seed and period before believing it.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
+from components.config.feast import feature_store
 from components.config.settings import Settings
 from components.evaluation.evaluate import has_skill
 from components.ranking.baselines import BASELINES
 from components.ranking.learner import NDCG_K, walk_forward
 from components.store.modelling_frame import modelling_frame
 from feature_repo.feature_schema import EVENT_TIMESTAMP
-from feature_repo.store import feature_store
+
+logger = logging.getLogger(__name__)
 
 
 def study_rows(
@@ -26,7 +30,6 @@ def study_rows(
     labels: list[str],
     feature_sets: list[str],
     objectives: list[str],
-    progress=print,
 ) -> pd.DataFrame:
     """One row per (label, feature set, objective): folds and mean NDCG@100 of model and baselines.
 
@@ -41,14 +44,14 @@ def study_rows(
         for feature_set in feature_sets:
             for objective in objectives:
                 variant = settings.model_copy(update={"label": label, "ranker_features": feature_set})
-                result = walk_forward(frame, variant, objective, progress=lambda _: None, diagnostics=False)
+                result = walk_forward(frame, variant, objective, diagnostics=False)
                 row = {"label": label, "features": feature_set, "objective": objective}
                 row["folds"] = len(result.fold_metrics)
                 row["test_dates"] = f"{result.fold_metrics['test_date'].min().date()}..{common_end.date()}"
                 for target in targets:
                     for scorer in ["model", *BASELINES]:
                         row[f"{scorer}_vs_{target}"] = result.mean(f"{scorer}_vs_{target}_ndcg_at_{NDCG_K}")
-                progress(f"study: {label} / {feature_set} / {objective}: {row}")
+                logger.info("study: %s / %s / %s: %s", label, feature_set, objective, row)
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -63,8 +66,8 @@ def aligned_labels(frame: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame
 
 
 def run_study(
-    settings: Settings, labels: list[str], feature_sets: list[str], objectives: list[str], progress=print
+    settings: Settings, labels: list[str], feature_sets: list[str], objectives: list[str]
 ) -> pd.DataFrame:
     """`study_rows` on the modelling frame of `settings.data_root` (run `skillrank features` first)."""
     frame = modelling_frame(settings.layout, feature_store(settings), settings.feature_service)
-    return study_rows(frame, settings, labels, feature_sets, objectives, progress)
+    return study_rows(frame, settings, labels, feature_sets, objectives)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import mlflow
-from mlflow import MlflowClient
-
 from components.config import registry
 from components.config.settings import Settings
 
@@ -29,18 +26,20 @@ def rollout_patch(model_name: str, version: str) -> dict:
     }
 
 
-def deploy_champion(settings: Settings, custom_objects_api=None) -> dict:
-    """Deploy the current champion; returns what was done.
+def deploy_champion(settings: Settings, version: str, custom_objects_api=None) -> dict:
+    """Roll champion `version` out; returns what was done.
 
     Args:
         settings: ``deploy_target`` ``kserve`` patches the InferenceService ``inference_service`` in
-            ``namespace``; ``local`` only checks that the champion resolves (the local servers load it
-            at start).
+            ``namespace``; ``local`` changes nothing (the local servers load the champion at start).
+        version: The registered version the `champion` alias points at (the promote step's model).
         custom_objects_api: A `kubernetes.client.CustomObjectsApi`; built from the in-cluster or
             kubeconfig credentials when omitted.
+
+    Example:
+        >>> deploy_champion(Settings(deploy_target="local"), "3")["uri"]
+        'models:/skillrank@champion'
     """
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    version = MlflowClient().get_model_version_by_alias(settings.model_name, registry.CHAMPION).version
     if settings.deploy_target == "local":
         return {
             "target": "local",

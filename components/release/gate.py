@@ -19,6 +19,19 @@ class GateDecision:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def headline(self) -> str:
+        """The verdict and its reasons in one line.
+
+        Example:
+            >>> GateDecision(False, ["does not beat the baseline", "there is no champion yet"]).headline()
+            'KEEP CHAMPION: does not beat the baseline; there is no champion yet'
+        """
+        return ("PROMOTE: " if self.promote else "KEEP CHAMPION: ") + "; ".join(self.reasons)
+
+    def to_markdown(self) -> str:
+        """The reasons as a Markdown list (the gate step's verdict in the Kubeflow UI)."""
+        return "\n".join(f"- {reason}" for reason in self.reasons)
+
 
 def paired_difference(candidate: list[float], other: list[float], seed: int = 0) -> dict[str, float]:
     """Mean per-fold difference candidate - other, with a 95% paired-bootstrap confidence interval."""

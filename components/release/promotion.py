@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-import mlflow
+import logging
+
 from mlflow import MlflowClient
+from mlflow.entities import Metric, RunTag
+from mlflow.utils.time import get_current_time_millis
 
 from components.config import registry
 from components.config.settings import Settings
-from components.config.tracking import use_experiment
 from components.release.gate import GateDecision, gate
+from components.release.training import TrainingOutcome
+
+logger = logging.getLogger(__name__)
 
 
-def decide(outcome: dict, settings: Settings) -> GateDecision:
-    """The gate's verdict on a training outcome (see `components.release.training.train_and_register`)."""
-    comparisons = {"baseline": (outcome["candidate_ndcg"], outcome["baseline_ndcg"])}
-    if outcome.get("champion_ndcg") is not None:
-        comparisons["champion"] = (outcome["candidate_ndcg_vs_champion"], outcome["champion_ndcg"])
-    guardrails = {"top_100_turnover": (outcome["candidate_top_turnover"], settings.max_top_turnover)}
-    return gate(comparisons, guardrails, outcome.get("gate_target", "label"))
+def decide(outcome: TrainingOutcome, settings: Settings) -> GateDecision:
+    """The gate's verdict on a training outcome: against the baseline, the champion if any, the guardrail."""
+    comparisons = {"baseline": (outcome.candidate_ndcg, outcome.baseline_ndcg)}
+    if outcome.champion_ndcg is not None:
+        comparisons["champion"] = (outcome.candidate_ndcg_vs_champion, outcome.champion_ndcg)
+    guardrails = {"top_100_turnover": (outcome.candidate_top_turnover, settings.max_top_turnover)}
+    decision = gate(comparisons, guardrails, outcome.gate_target)
+    logger.info("gate on %s v%s: %s", settings.model_name, outcome.version, decision.headline())
+    return decision
 
 
-def record_decision(outcome: dict, decision: GateDecision, settings: Settings) -> None:
+def record_decision(
+    client: MlflowClient, outcome: TrainingOutcome, decision: GateDecision, model_name: str
+) -> None:
     """Log the verdict and its numbers on the training run, and tag the challenger's version."""
-    use_experiment(settings)
-    with mlflow.start_run(run_id=outcome["run_id"]):
-        mlflow.log_metrics({f"gate_{k}": v for k, v in decision.numbers.items() if v == v})
-        mlflow.set_tags({"gate_promote": str(decision.promote), "gate_reasons": " | ".join(decision.reasons)})
-    MlflowClient().set_model_version_tag(
-        settings.model_name, outcome["version"], "gate", "passed" if decision.promote else "failed"
+    now = get_current_time_millis()
+    client.log_batch(
+        outcome.run_id,
+        metrics=[Metric(f"gate_{k}", v, now, 0) for k, v in decision.numbers.items() if v == v],  # not NaN
+        tags=[
+            RunTag("gate_promote", str(decision.promote)),
+            RunTag("gate_reasons", " | ".join(decision.reasons)),
+        ],
+    )
+    client.set_model_version_tag(
+        model_name, outcome.version, "gate", "passed" if decision.promote else "failed"
     )
 
 
-def promote(version: str, settings: Settings) -> None:
+def promote(client: MlflowClient, model_name: str, version: str) -> None:
     """Point the `champion` alias at `version` (the previous champion keeps its version, untouched)."""
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    MlflowClient().set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
+    client.set_registered_model_alias(model_name, registry.CHAMPION, version)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
 from components.config import registry
+from components.config.feast import feature_store, input_service
 from components.config.layout import DataLayout
 from components.config.settings import Settings
-from components.config.tracking import use_experiment
+from components.config.tracking import Tracking
+from components.errors import DataError
 from components.evaluation.evaluate import Evaluation, evaluate_scorers, has_skill
 from components.evaluation.report import evaluation_summary, write_evaluation_report
 from components.ranking.baselines import BASELINES
@@ -25,6 +30,7 @@ from components.ranking.learner import (
     choose_objective,
     final_training_dates,
     fit_booster,
+    horizon_days,
     predict,
     resolve_label,
 )
@@ -32,58 +38,106 @@ from components.release.champion import champion_fold_ndcg
 from components.scoring.finalize import ScoringConstants, fit_scoring_constants
 from components.store.modelling_frame import modelling_frame
 from feature_repo.feature_schema import EVENT_TIMESTAMP
-from feature_repo.store import feature_store
+
+logger = logging.getLogger(__name__)
 
 
-def train_and_register(layout: DataLayout, settings: Settings, progress=print) -> dict:
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What training hands the gate: the registered challenger and the per-fold numbers to compare.
+
+    Each list holds one NDCG@100 per walk-forward fold, aligned fold by fold with its partner: the
+    candidate's against the baseline's on every fold, and against the champion's on the folds the
+    champion could be scored on (None without a champion). It crosses the process boundary between
+    pipeline steps as JSON (`to_json`, `from_json`).
+
+    Example:
+        >>> outcome = TrainingOutcome("run", "3", {}, "report.html", [0.6], [0.5], "label", 0.2)
+        >>> TrainingOutcome.from_json(outcome.to_json()) == outcome
+        True
+    """
+
+    run_id: str
+    version: str
+    summary: dict[str, float]
+    report: str
+    candidate_ndcg: list[float]
+    baseline_ndcg: list[float]
+    gate_target: str
+    # Guardrail: the share of the model's top 100 replaced from one test month to the next.
+    candidate_top_turnover: float
+    champion_ndcg: list[float] | None = None
+    candidate_ndcg_vs_champion: list[float] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingOutcome:
+        return cls(**json.loads(text))
+
+
+def train_and_register(layout: DataLayout, settings: Settings, tracking: Tracking) -> TrainingOutcome:
     """Evaluate walk-forward, fit the shipped model, track it in MLflow and register it as challenger.
 
-    Returns:
-        run_id, model version, the walk-forward means and the per-fold NDCG@100 of model and baseline.
+    Args:
+        layout: The data root (features, labels, and where predictions and the report go).
+        settings: The run's settings.
+        tracking: The client and experiment, from `components.config.tracking.use_experiment` (the
+            entry point calls it: logging the model needs MLflow's fluent API pointed at the same place).
     """
     frame = modelling_frame(layout, feature_store(settings), settings.feature_service)
     settings = settings.model_copy(update={"label": resolve_label(frame, settings)})
     labelled = frame[settings.label].notna().sum()
-    progress(f"modelling frame: {len(frame)} account-dates, {labelled} labelled by {settings.label}")
-    result, comparison = choose_objective(frame, settings, progress)
-    progress(f"objective kept: {result.objective} ({comparison})")
+    logger.info("modelling frame: %d account-dates, %d labelled by %s", len(frame), labelled, settings.label)
+    result, comparison = choose_objective(frame, settings)
+    logger.info("objective kept: %s (%s)", result.objective, comparison)
     write_predictions(layout, result)
-    use_experiment(settings)
     target = gate_target(frame, settings)
-    champion = champion_fold_ndcg(frame, result, settings, target)
+    champion = champion_fold_ndcg(frame, result, settings, tracking.client, target)
+    booster, train_dates, constants = fit_shipped_model(frame, settings, result.objective)
+    with mlflow.start_run(experiment_id=tracking.experiment_id, run_name="train") as run:
+        log_run(settings, result, train_dates)
+        mlflow.log_metrics(comparison)
+        report, evaluation = write_evaluation(layout, result, settings.label)
+        log_cpcv(cpcv_metrics(frame, settings, result.objective))
+        version = register_challenger(
+            booster, settings, result, train_dates, constants, target, tracking.client
+        )
+    candidate = per_fold(result, "model", target)
+    return TrainingOutcome(
+        run_id=run.info.run_id,
+        version=version,
+        summary=result.summary(),
+        report=str(report),
+        candidate_ndcg=candidate.tolist(),
+        baseline_ndcg=per_fold(result, "roi_log_days", target).tolist(),
+        gate_target=target,
+        candidate_top_turnover=float(evaluation.turnover["model"].mean()),
+        # The champion is compared on the folds it could be scored on, candidate on the same folds.
+        champion_ndcg=None if champion is None else champion.tolist(),
+        candidate_ndcg_vs_champion=None if champion is None else candidate.reindex(champion.index).tolist(),
+    )
+
+
+def fit_shipped_model(
+    frame: pd.DataFrame, settings: Settings, objective: str
+) -> tuple[lgb.Booster, list[pd.Timestamp], ScoringConstants]:
+    """The model the feed serves, trained on the latest labelled dates, and its scoring constants.
+
+    The constants of the feed's score (shrinkage prior, scale, neutral score) are fitted on the same
+    training rows, so batch scores and the served feed finalize alike.
+    """
     train_dates = final_training_dates(frame, settings)
     train_rows = frame[frame[EVENT_TIMESTAMP].isin(train_dates)]
-    booster = fit_booster(train_rows, settings, result.objective, settings.label)
-    # Per-model constants of the feed's score (shrinkage prior, scale, neutral score), from training rows.
+    booster = fit_booster(train_rows, settings, objective, settings.label)
     constants = fit_scoring_constants(
         train_rows,
         predict(booster, train_rows),
         min_track_record_days=settings.min_track_record_days,
         concentration_penalty=settings.concentration_penalty,
     )
-    with mlflow.start_run(run_name="train") as run:
-        log_run(settings, result, train_dates)
-        mlflow.log_metrics(comparison)
-        report, evaluation = write_evaluation(layout, result, settings.label)
-        log_cpcv(cpcv_metrics(frame, settings, result.objective), progress)
-        version = register_challenger(booster, settings, result, train_dates, constants, target)
-    candidate = per_fold(result, "model", target)
-    return {
-        "run_id": run.info.run_id,
-        "version": version,
-        "summary": result.summary(),
-        "report": str(report),
-        "candidate_ndcg": candidate.tolist(),
-        "baseline_ndcg": per_fold(result, "roi_log_days", target).tolist(),
-        "gate_target": target,
-        # Guardrail: the share of the model's top 100 replaced from one test month to the next.
-        "candidate_top_turnover": float(evaluation.turnover["model"].mean()),
-        # The champion is compared on the folds it could be scored on, candidate on the same folds.
-        "champion_ndcg": None if champion is None else champion.tolist(),
-        "candidate_ndcg_vs_champion": None
-        if champion is None
-        else candidate.reindex(champion.index).tolist(),
-    }
+    return booster, train_dates, constants
 
 
 def per_fold(result: WalkForwardResult, scorer: str, target: str) -> pd.Series:
@@ -98,13 +152,18 @@ def gate_target(frame: pd.DataFrame, settings: Settings) -> str:
     if settings.gate_target == "auto":
         return "skill" if has_skill(frame) else "label"
     if settings.gate_target == "skill" and not has_skill(frame):
-        raise ValueError("gate_target is skill but the source has no truth/ table: use label or auto")
+        raise DataError("gate_target is skill but the source has no truth/ table: use label or auto")
     return settings.gate_target
+
+
+def predictions_path(layout: DataLayout) -> Path:
+    """Where the walk-forward's out-of-sample raw predictions go (the scores/ step reads them)."""
+    return layout.root / "predictions" / "walk_forward.parquet"
 
 
 def write_predictions(layout: DataLayout, result: WalkForwardResult) -> None:
     """Out-of-sample raw predictions of every test date, for the scores/ table."""
-    path = layout.root / "predictions" / "walk_forward.parquet"
+    path = predictions_path(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     result.predictions.to_parquet(path, index=False)
 
@@ -118,7 +177,7 @@ def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.
             "features": settings.ranker_features,
             "n_estimators": settings.n_estimators,
             "train_months": settings.train_months,
-            "label_horizon_days": settings.label_horizon_days,
+            "label_horizon_days": horizon_days(settings),
             "folds": len(result.fold_metrics),
             "final_train_start": train_dates[0].date(),
             "final_train_end": train_dates[-1].date(),
@@ -134,10 +193,10 @@ def log_run(settings: Settings, result: WalkForwardResult, train_dates: list[pd.
         mlflow.log_artifact(str(table))
 
 
-def log_cpcv(splits: pd.DataFrame, progress) -> None:
+def log_cpcv(splits: pd.DataFrame) -> None:
     """Each CPCV split's metrics as one step, and their means."""
     if splits.empty:
-        progress("CPCV skipped: the history is too short to recombine")
+        logger.info("CPCV skipped: the history is too short to recombine")
         return
     for row in splits.to_dict("records"):
         mlflow.log_metrics(
@@ -146,8 +205,8 @@ def log_cpcv(splits: pd.DataFrame, progress) -> None:
         )
     means = splits.drop(columns="split").mean()
     mlflow.log_metrics({f"cpcv_mean_{k}": float(v) for k, v in means.items() if pd.notna(v)})
-    progress(
-        f"CPCV {len(splits)} splits: mean NDCG@100 vs label {means[f'model_vs_label_ndcg_at_{NDCG_K}']:.4f}"
+    logger.info(
+        "CPCV %d splits: mean NDCG@100 vs label %.4f", len(splits), means[f"model_vs_label_ndcg_at_{NDCG_K}"]
     )
 
 
@@ -173,16 +232,16 @@ def register_challenger(
     train_dates: list[pd.Timestamp],
     constants: ScoringConstants,
     target: str,
+    client: MlflowClient,
 ) -> str:
-    """Log the native Booster, register it and point the `challenger` alias at it."""
+    """Log the native Booster to the active run, register it and point the `challenger` alias at it."""
     info = mlflow.lightgbm.log_model(
         booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
     )
     version = str(info.registered_model_version)
-    client = MlflowClient()
     tags = {
         **constants.to_tags(),
-        registry.TAG_FEATURE_SERVICE: settings.feature_service,
+        registry.TAG_FEATURE_SERVICE: input_service(settings.ranker_features).name,  # the model's inputs
         registry.TAG_TRAIN_END: str(train_dates[-1].date()),
         registry.TAG_WALK_FORWARD_NDCG: json.dumps(
             {str(date.date()): value for date, value in per_fold(result, "model", target).items()}

@@ -39,3 +39,22 @@ def test_every_step_mounts_the_data_volume(tmp_path):
     assert set(platform) == set(executors)
     for config in platform.values():
         assert config["pvcMount"][0]["mountPath"] == training.DATA_MOUNT
+
+
+def test_the_tables_a_dataset_artifact_names_are_on_the_volume_every_step_mounts(rendered, tmp_path):
+    # A Dataset artifact carries a manifest of a table in the data root, not the table: the producer and
+    # every consumer must see the same data root, the shared volume.
+    assert rendered[("ConfigMap", training.CONFIG_MAP)]["data"]["SKILLRANK_DATA_ROOT"] == training.DATA_MOUNT
+    spec = list(yaml.safe_load_all(compile_training(tmp_path / "p.yaml").read_text()))
+    platform = spec[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for component in spec[0]["components"].values():
+        if "executorLabel" not in component:
+            continue
+        artifacts = [
+            value["artifactType"]["schemaTitle"]
+            for side in ("inputDefinitions", "outputDefinitions")
+            for value in component.get(side, {}).get("artifacts", {}).values()
+        ]
+        if "system.Dataset" in artifacts:
+            mount = platform[component["executorLabel"]]["pvcMount"][0]
+            assert (mount["constant"], mount["mountPath"]) == (training.DATA_VOLUME, training.DATA_MOUNT)
