@@ -71,39 +71,46 @@ account_monthly_source = features_source(os.environ.get(DATA_ROOT_ENV, DEFAULT_D
 
 account_monthly_features = features_view(account_monthly_source)
 
-ranker_v1 = FeatureService(
-    name="ranker_v1",
-    features=[account_monthly_features[list(RANKER_INPUTS)]],
-    description="The ranking model's inputs, in its order: the evidence of a persistent edge.",
-    tags=TAGS | {"consumer": "ranker"},
-)
 
-scoring_v1 = FeatureService(
-    name="scoring_v1",
-    features=[account_monthly_features[list(SCORING_INPUTS)]],
-    description="What finalize_scores reads: track record, 12-month Sharpe and moments, concentration.",
-    tags=TAGS | {"consumer": "scoring"},
-)
+def consumer_service(
+    name: str, features: tuple[str, ...] | None, consumer: str, description: str
+) -> FeatureService:
+    """A versioned FeatureService of `account_monthly_features`: `features` in their order, or all (None)."""
+    view = account_monthly_features if features is None else account_monthly_features[list(features)]
+    return FeatureService(
+        name=name, features=[view], description=description, tags=TAGS | {"consumer": consumer}
+    )
 
-retrieval_v1 = FeatureService(
-    name="retrieval_v1",
-    features=[account_monthly_features[list(RETRIEVAL_INPUTS)]],
-    description="What the retrieval index filters and orders by: activity, diversification, record, prior.",
-    tags=TAGS | {"consumer": "retrieval"},
-)
 
-feed_v1 = FeatureService(
-    name="feed_v1",
-    features=[account_monthly_features[list(FEED_INPUTS)]],
-    description="What the feed reads per candidate for a model on ranker_v1: its inputs and scoring_v1's.",
-    tags=TAGS | {"consumer": "transformer"},
+ranker_v1 = consumer_service(
+    "ranker_v1",
+    RANKER_INPUTS,
+    "ranker",
+    "The ranking model's inputs, in its order: the evidence of a persistent edge.",
 )
-
-training_v1 = FeatureService(
-    name="training_v1",
-    features=[account_monthly_features],
-    description="Every feature: the training frame (learner, baselines, evaluation) and batch scoring.",
-    tags=TAGS | {"consumer": "training"},
+scoring_v1 = consumer_service(
+    "scoring_v1",
+    SCORING_INPUTS,
+    "scoring",
+    "What finalize_scores reads: track record, 12-month Sharpe and moments, concentration.",
+)
+retrieval_v1 = consumer_service(
+    "retrieval_v1",
+    RETRIEVAL_INPUTS,
+    "retrieval",
+    "What the retrieval index filters and orders by: activity, diversification, record, prior.",
+)
+feed_v1 = consumer_service(
+    "feed_v1",
+    FEED_INPUTS,
+    "transformer",
+    "What the feed reads per candidate for a model on ranker_v1: its inputs and scoring_v1's.",
+)
+training_v1 = consumer_service(
+    "training_v1",
+    None,
+    "training",
+    "Every feature: the training frame (learner, baselines, evaluation) and batch scoring.",
 )
 
 FEATURE_SERVICES = [ranker_v1, scoring_v1, retrieval_v1, feed_v1, training_v1]
