@@ -23,7 +23,9 @@ $(BIN)/skillrank: pyproject.toml requirements-dev.lock
 	$(BIN)/pip check
 	touch $@
 
+# The default data root's feast/ directory, so the feast CLI runs against it (README).
 install: $(BIN)/skillrank
+	mkdir -p $(DATA_ROOT)/feast
 
 $(WORLD)/accounts: | $(BIN)/skillrank
 	$(BIN)/skillrank --data-root $(DATA_ROOT) simulate --accounts $(ACCOUNTS) --start $(START) --end $(END) --seed $(SEED) --out $(WORLD)
