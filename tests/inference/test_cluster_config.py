@@ -8,9 +8,11 @@ and CI machines; skipped, saying why, where they do not.
 import socket
 import uuid
 
+import mlflow
 import pytest
 
 from components.config.feast import feature_store
+from components.config.tracking import mlflow_client
 from components.scoring.finalize import finalize_scores
 from tests.serving_world import FEATURE_NAMES, build_world
 
@@ -52,7 +54,10 @@ def cluster_world(tmp_path_factory, database):
     # Feast's Redis store skips a row whose stored event time is not older: values an earlier run wrote
     # for the same accounts and dates (with another feature list, say) would otherwise stay.
     redis.Redis(host=REDIS[0], port=REDIS[1], db=REDIS_DB).flushdb()
-    return build_world(
+    # Building a world logs a model through MLflow's global URIs (log_model needs them): put them back
+    # afterwards, so no later test reaches this module's database once it is dropped.
+    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield build_world(
         tmp_path_factory.mktemp("cluster-world"),
         n_accounts=40,
         top_k=5,
@@ -61,6 +66,8 @@ def cluster_world(tmp_path_factory, database):
         feast_registry=f"postgresql+psycopg://{database}",
         mlflow_tracking_uri=f"postgresql://{database}",
     )
+    mlflow.set_tracking_uri(uris[0])
+    mlflow.set_registry_uri(uris[1])
 
 
 def test_online_features_come_from_redis_and_equal_the_offline_ones(cluster_world):
@@ -79,9 +86,8 @@ def test_online_features_come_from_redis_and_equal_the_offline_ones(cluster_worl
 
 
 def test_registry_and_model_live_in_postgres(cluster_world):
-    from mlflow import MlflowClient
 
-    client = MlflowClient(cluster_world.settings.mlflow_uri)
+    client = mlflow_client(cluster_world.settings)
     assert client.get_model_version_by_alias(cluster_world.settings.model_name, "champion").version
     assert feature_store(cluster_world.settings).get_feature_service(cluster_world.settings.feature_service)
 

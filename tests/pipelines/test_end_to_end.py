@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from components.config import registry
 from components.config.settings import Settings
+from components.config.tracking import mlflow_client
 from components.store.feast_io import read_point_in_time_table
 from pipelines.feed import fetch_feed
 from pipelines.local_run import run_locally
@@ -103,7 +103,7 @@ def simulated_run(tmp_path_factory):
 
 
 def test_simulated_run_registers_and_gates(simulated_run):
-    client = MlflowClient(simulated_run.mlflow_uri)
+    client = mlflow_client(simulated_run)
     challenger = client.get_model_version_by_alias(simulated_run.model_name, registry.CHALLENGER)
     run = client.get_run(challenger.run_id)
     assert run.data.tags["gate_promote"] in ("True", "False")
