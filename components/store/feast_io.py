@@ -8,6 +8,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from components.config.layout import DataLayout
+from components.console import progress
 from components.errors import DataError
 from feature_repo.definitions import account_monthly_features, service_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
@@ -80,7 +81,8 @@ def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_
     """
     service = store.get_feature_service(feature_service)
     parts = []
-    for dates in date_chunks(entity_rows[EVENT_TIMESTAMP], HISTORICAL_CHUNK_ROWS):
+    chunks = date_chunks(entity_rows[EVENT_TIMESTAMP], HISTORICAL_CHUNK_ROWS)
+    for dates in progress(chunks, f"point-in-time join of {feature_service}", unit="chunk"):
         entity_df = entity_rows[entity_rows[EVENT_TIMESTAMP].isin(dates)]
         entity_df = entity_df.rename(columns={EVENT_TIMESTAMP: "event_timestamp"})
         entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
