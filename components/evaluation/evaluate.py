@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from skfolio import measures
 
+from components.errors import DataError
 from components.evaluation.metrics import ndcg_at_k, relevance, spearman_ic
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
@@ -38,7 +39,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> N
     """Raise a KeyError naming the `columns` that `what` needs and `frame` lacks."""
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise KeyError(f"{what} needs columns missing from the evaluation frame: {', '.join(missing)}")
+        raise DataError(f"{what} needs columns missing from the evaluation frame: {', '.join(missing)}")
 
 
 def has_skill(frame: pd.DataFrame) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from components.errors import DataError
 from components.scoring.luck import psr_of_12m_sharpe
 
 TRADING_DAYS_PER_YEAR = 252
@@ -37,7 +38,7 @@ def require(features: pd.DataFrame, baseline: str) -> None:
     """Raise a KeyError naming the columns `baseline` needs that `features` lacks."""
     missing = [column for column in REQUIRED_COLUMNS[baseline] if column not in features.columns]
     if missing:
-        raise KeyError(
+        raise DataError(
             f"baseline {baseline!r} needs columns missing from the feature frame: {', '.join(missing)} "
             "(the feature job writes them; see feature_repo/feature_schema.py)"
         )
@@ -79,7 +80,7 @@ def psr(features: pd.DataFrame) -> pd.Series:
     γ4 = 3); fewer than 2 returns give 0.5 (no evidence either way); a missing Sharpe stays missing.
 
     Raises:
-        KeyError: A column missing (``skew_12m`` and ``kurtosis_12m`` come from the feature job).
+        DataError: A column missing (``skew_12m`` and ``kurtosis_12m`` come from the feature job).
         ValueError: A kurtosis below 1, i.e. an excess kurtosis where the plain one was expected.
 
     Example:
@@ -149,10 +150,10 @@ def baseline_scores(features: pd.DataFrame, names: Iterable[str] | None = None) 
     """One score column per baseline (all of `BASELINES` by default), aligned with `features`' index.
 
     Raises:
-        KeyError: An unknown baseline name, or a baseline's columns missing from `features`.
+        DataError: An unknown baseline name, or a baseline's columns missing from `features`.
     """
     names = list(BASELINES if names is None else names)
     unknown = [name for name in names if name not in BASELINES]
     if unknown:
-        raise KeyError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}")
+        raise DataError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}")
     return pd.DataFrame({name: BASELINES[name](features) for name in names}, index=features.index)

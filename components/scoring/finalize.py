@@ -35,6 +35,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from components.config import registry
+from components.errors import DataError
 from components.scoring.luck import bh_cutoff, dsr_of_12m_sharpe, per_day_sharpe, psr_of_12m_sharpe
 from components.scoring.shrinkage import (
     EmpiricalBayesShrinkage,
@@ -166,7 +167,7 @@ def finalize_scores(
         NaN below 2 daily returns) and fdr_pass, sorted by score descending, ties broken by account_id.
 
     Raises:
-        KeyError: `features` lacks some of the `SCORING_FEATURES`.
+        DataError: `features` lacks some of the `SCORING_FEATURES`.
         ValueError: `raw_scores` and `features` differ in length.
 
     Example:
@@ -223,7 +224,7 @@ def fit_scoring_constants(
     their PSR p-values.
 
     Raises:
-        KeyError: `features` lacks ``track_record_days`` or another of the `SCORING_FEATURES`.
+        DataError: `features` lacks ``track_record_days`` or another of the `SCORING_FEATURES`.
         ValueError: Fewer than 2 established accounts, or lengths differ.
 
     Example:
@@ -280,7 +281,7 @@ def require_scoring_features(features: pd.DataFrame) -> None:
     """Raise a KeyError naming the `SCORING_FEATURES` (and account id) that `features` lacks."""
     missing = [c for c in [ENTITY_KEY, *SCORING_FEATURES] if c not in features.columns]
     if missing:
-        raise KeyError(
+        raise DataError(
             f"finalize_scores needs the columns {missing}, which the frame lacks (skew_12m and kurtosis_12m "
             "come from the Spark feature job beside sharpe_12m; see feature_repo/feature_schema.py)"
         )
@@ -302,7 +303,7 @@ def probability_of_skill(features: pd.DataFrame, constants: ScoringConstants) ->
     among ``constants.competing_accounts`` (`components.scoring.luck.dsr_of_12m_sharpe`); NaN if untestable.
 
     Raises:
-        KeyError: `features` lacks some of the `SCORING_FEATURES`.
+        DataError: `features` lacks some of the `SCORING_FEATURES`.
     """
     require_scoring_features(features)
     return dsr_of_12m_sharpe(features, constants.competing_accounts, constants.sharpe_variance)

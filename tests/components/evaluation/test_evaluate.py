@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.errors import DataError
 from components.evaluation.evaluate import (
     annualised_sharpe,
     evaluate_scorers,
@@ -82,7 +83,7 @@ def test_precision_is_missing_when_k_covers_every_account():
 
 
 def test_ranking_table_names_missing_columns():
-    with pytest.raises(KeyError, match="ranking_table.*oracle"):
+    with pytest.raises(DataError, match="ranking_table.*oracle"):
         ranking_table(world(), ["model", "oracle"])
 
 

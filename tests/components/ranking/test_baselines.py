@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
+from components.errors import DataError
 from components.ranking.baselines import (
     BASELINES,
     REQUIRED_COLUMNS,
@@ -119,17 +120,17 @@ def test_baseline_scores_has_one_column_per_baseline():
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_each_baseline_names_its_missing_columns(name):
     missing = REQUIRED_COLUMNS[name][-1]
-    with pytest.raises(KeyError, match=f"{name}.*{missing}"):
+    with pytest.raises(DataError, match=f"{name}.*{missing}"):
         BASELINES[name](TRADERS.drop(columns=missing))
 
 
 def test_psr_names_the_moment_columns_the_feature_job_adds():
-    with pytest.raises(KeyError, match="skew_12m, kurtosis_12m"):
+    with pytest.raises(DataError, match="skew_12m, kurtosis_12m"):
         psr(TRADERS.drop(columns=["skew_12m", "kurtosis_12m"]))
 
 
 def test_baseline_scores_rejects_an_unknown_name():
-    with pytest.raises(KeyError, match="unknown baseline.*coin_flip"):
+    with pytest.raises(DataError, match="unknown baseline.*coin_flip"):
         baseline_scores(TRADERS, ["roi_log_days", "coin_flip"])
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from components.config import registry
+from components.errors import DataError
 from components.scoring.finalize import (
     ScoringConstants,
     finalize_scores,
@@ -138,7 +139,7 @@ def test_fdr_pass_applies_the_stored_cut_off_to_psr_p_values_whatever_is_scored_
 
 def test_missing_luck_features_are_named():
     features = accounts(hhi=[0.2]).drop(columns=["skew_12m", "kurtosis_12m"])
-    with pytest.raises(KeyError, match=r"\['skew_12m', 'kurtosis_12m'\]"):
+    with pytest.raises(DataError, match=r"\['skew_12m', 'kurtosis_12m'\]"):
         finalize_scores(features, [1.0], constants=CONSTANTS)
 
 
