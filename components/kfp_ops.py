@@ -10,35 +10,51 @@ clean tables, features, labels, predictions, the retrieval candidates and scores
 that stay in the data root, see `components.artifacts`), a Model for each registered version a step
 hands on, the training outcome the gate reads (an Artifact holding `TrainingOutcome` as JSON), and
 Metrics, HTML and Markdown for people to read.
+
+Every component runs on the project image, which holds kfp itself (so no step installs it at start).
+The image is named here `IMAGE`, the placeholder the manifests also use (`image: skillrank`):
+`skillrank compile` writes the one reference that kustomize's ``images:`` gives the manifests
+(`pipelines.compile`), so nothing about the image is read when this module is imported.
 """
+
+import functools
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
 
-IMAGE = "ghcr.io/skillrank/skillrank:0.1.0"
+IMAGE = "skillrank"
+# The decorator of every skillrank step: the project image, kfp already installed in it.
+step = functools.partial(dsl.component, base_image=IMAGE, install_kfp_package=False)
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def ingest_op(
     source: str, data_root: str, config_file: str, clean: Output[Dataset], reconciliation: Output[Metrics]
 ):
-    """Validate the source tables into clean/ and quarantine/; log input = clean + quarantined."""
+    """Validate the source tables into clean/ and quarantine/; log input = clean + quarantined.
+
+    An empty `source` is the settings' (``SKILLRANK_SOURCE``; in a cluster, the export volume).
+    """
     from pathlib import Path
 
     from components.artifacts import clean_manifest, reconciliation_metrics
     from components.config.settings import Settings
     from components.console import configure_logging
     from components.contract.ingest import ingest
+    from components.errors import DataError
 
     configure_logging()
     settings = Settings.for_step(data_root, config_file)
-    counts = ingest(Path(source), settings.layout)
+    tables = Path(source) if source else settings.source
+    if tables is None:
+        raise DataError("no source directory: pass the run parameter `source` or set SKILLRANK_SOURCE")
+    counts = ingest(tables, settings.layout)
     clean.metadata.update(clean_manifest(clean.path, settings.layout, counts))
     for name, value in reconciliation_metrics(counts).items():
         reconciliation.log_metric(name, value)
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def features_op(
     data_root: str,
     config_file: str,
@@ -59,7 +75,7 @@ def features_op(
     labels.metadata.update(table_manifest(labels.path, layout.labels, **counts))
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def publish_op(data_root: str, config_file: str, features: Input[Dataset], candidates: Output[Dataset]):
     """Feast apply + materialise the latest features online + rebuild the retrieval index (candidates)."""
     from components.artifacts import table_manifest
@@ -77,7 +93,7 @@ def publish_op(data_root: str, config_file: str, features: Input[Dataset], candi
     )
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def train_op(
     data_root: str,
     config_file: str,
@@ -112,7 +128,7 @@ def train_op(
     shutil.copyfile(result.report, evaluation.path)
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def gate_op(data_root: str, config_file: str, outcome: Input[Artifact], verdict: Output[Markdown]) -> bool:
     """Decide whether the challenger beats the baseline and the champion; record it in MLflow."""
     from pathlib import Path
@@ -132,7 +148,7 @@ def gate_op(data_root: str, config_file: str, outcome: Input[Artifact], verdict:
     return decision.promote
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def promote_op(data_root: str, config_file: str, model: Input[Model], champion: Output[Model]):
     """Point the `champion` alias at the challenger; the champion artifact is that registered version."""
     from components.artifacts import model_artifact
@@ -151,7 +167,7 @@ def promote_op(data_root: str, config_file: str, model: Input[Model], champion: 
     )
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def deploy_op(data_root: str, config_file: str, champion: Input[Model], deployment: Output[Artifact]):
     """Roll the champion out to KServe (cluster); locally the servers load it when they start."""
     from components.artifacts import write_manifest
@@ -165,7 +181,7 @@ def deploy_op(data_root: str, config_file: str, champion: Input[Model], deployme
     deployment.metadata.update(write_manifest(deployment.path, rollout))
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def served_model_op(data_root: str, config_file: str, served: Output[Model]):
     """The model the feed keeps serving when the champion stays: the champion, or the challenger if none."""
     from components.artifacts import model_artifact
@@ -183,7 +199,7 @@ def served_model_op(data_root: str, config_file: str, served: Output[Model]):
     )
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def scores_op(
     data_root: str,
     config_file: str,

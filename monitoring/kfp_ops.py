@@ -1,12 +1,11 @@
 """Thin KFP component of the monitoring job (the logic is `monitoring.job.run_monitor`)."""
 
-from kfp import dsl
 from kfp.dsl import HTML, Dataset, Input, Model, Output
 
-from components.kfp_ops import IMAGE
+from components.kfp_ops import step
 
 
-@dsl.component(base_image=IMAGE)
+@step
 def monitor_op(
     data_root: str, config_file: str, features: Input[Dataset], served: Input[Model], report: Output[HTML]
 ) -> bool:

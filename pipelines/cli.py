@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = add_command(commands, "compile", help="compile the pipeline to YAML for the Kubeflow UI")
     compile_.add_argument("--output", type=Path, default=Path("skillrank-training.yaml"), help="YAML path")
+    compile_.add_argument(
+        "--image",
+        help="image every step runs (default: manifests/image/kustomization.yaml, else SKILLRANK_IMAGE)",
+    )
     compile_.set_defaults(handler=cmd_compile)
 
     serve = add_command(commands, "serve", help="start the KServe transformer and predictor on loopback")
@@ -193,9 +197,10 @@ def cmd_study(args: argparse.Namespace) -> None:
 
 
 def cmd_compile(args: argparse.Namespace) -> None:
-    from pipelines.compile import compile_training
+    from pipelines.compile import compile_training, default_image
 
-    print(f"pipeline written to {compile_training(args.output)}")
+    image = args.image or default_image(settings_from(args).image)
+    print(f"pipeline written to {compile_training(args.output, image)}, steps on {image}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -83,11 +83,151 @@ class Settings(BaseSettings):
     max_candidates: int = Field(1000, ge=1)
     top_k: int = Field(20, ge=1)
     seed: int = 7
+    # Cluster: the image compiled pipelines run, and the Spark Operator's executors (docs/DEPLOY.md).
+    image: str | None = Field(
+        None,
+        description="The project image the compiled pipeline's steps run; in a cluster the ConfigMap sets it "
+        "to the manifests' (kustomize images:); `skillrank compile` reads manifests/image in a checkout.",
+    )
+    spark_executor_instances: int = Field(
+        4, ge=1, description="Executors of the Spark Operator's feature refresh (its executor.instances)."
+    )
+    spark_executor_cores: int = Field(
+        2, ge=1, description="Cores per executor of the feature refresh (executor.cores and coreLimit)."
+    )
+    spark_executor_memory: str = Field(
+        "6g",
+        pattern=r"^[1-9][0-9]*[mg]$",
+        description="JVM heap per executor of the feature refresh, as Spark writes it (e.g. 6g, 6144m); "
+        "each executor pod asks for Spark's memory overhead on top.",
+    )
     deploy_target: str = Field("local", pattern="^(local|kserve)$", description="Where `deploy` rolls out.")
     namespace: str = "skillrank"
     inference_service: str = "skillrank"
+    # Serving: the feed's KServe servers (docs/SERVING.md).
+    serving_poll_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often the servers check for a new champion, retrieval index or materialised "
+        "features (0: only on POST /v2/repository/models/<name>/load).",
+    )
+    feed_deadline_seconds: float = Field(
+        0.25, gt=0, description="A feed request not answered after this long is a 503 with Retry-After."
+    )
+    feed_max_in_flight: int = Field(
+        256, ge=1, description="Feed requests one server worker runs at once; one more is a 503."
+    )
+    ab_salt: str = Field(
+        "discover-ab-1", min_length=1, description="Salt of the A/B split: a new salt deals viewers anew."
+    )
+    ab_treatment_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of viewers in the treatment arm (the model; others: the heuristic).",
+    )
+    score_cache: str = Field(
+        "none",
+        pattern="^(none|redis)$",
+        description="Where the feed's scores are cached beside memory, for a restart without the predictor "
+        "or the online store: redis (at redis_connection_string) or none.",
+    )
+    prediction_log_stream: str | None = Field(
+        None, description="Redis stream (at redis_connection_string) that every served feed is also added to."
+    )
+    prediction_log_roll_seconds: float = Field(
+        60.0, gt=0, description="The prediction log's Parquet files are written at least this often."
+    )
 
-    @field_validator("feast_registry", "mlflow_tracking_uri")
+    # Monitoring: the windows it watches and the retraining decision (docs/MONITORING.md).
+    drift_features: str = Field(
+        "hhi,top3_share,n_tickers,sector_count,max_sector_share,index_share,trade_frequency,turnover_12m",
+        description="Comma-separated features whose drift the monitor tests against the served model's "
+        "training reference: how investors diversify and trade (hhi is the diversification score: 1 - hhi). "
+        "Market-driven ones (volatility, beta) move with every market and would drift in a quiet world.",
+    )
+    drift_method: str = Field(
+        "wasserstein",
+        pattern="^(wasserstein|psi|ks|jensenshannon)$",
+        description="Evidently's per-feature drift test: wasserstein (distance normed by the reference's "
+        "standard deviation), psi, ks or jensenshannon.",
+    )
+    drift_threshold: float = Field(
+        0.1, gt=0, description="A feature drifted when its drift score reaches this (ks: a p-value below)."
+    )
+    drift_share: float = Field(
+        0.3, gt=0, le=1, description="A window drifted when at least this share of drift_features drifted."
+    )
+    score_psi_threshold: float = Field(
+        0.25,
+        gt=0,
+        description="A window drifted when its scores' PSI (on the training scores' deciles) reaches this.",
+    )
+    drift_windows: int = Field(3, ge=1, description="Retrain when this many consecutive windows drifted.")
+    quality_drop_sigmas: float = Field(
+        3.0,
+        gt=0,
+        description="Retrain when a window's proxy or realised quality falls this many standard deviations "
+        "below the mean of its own earlier windows.",
+    )
+    quality_min_history: int = Field(
+        4, ge=2, description="Earlier windows a quality or churn series needs before a rule reads it."
+    )
+    churn_jump: float = Field(
+        0.5, gt=0, le=1, description="Retrain when top-10 churn exceeds its earlier windows' median by this."
+    )
+    retrain_every_days: int = Field(
+        7,
+        ge=0,
+        description="Retrain when the served model is older than this many days (0: never; a cluster's "
+        "weekly recurring run, `skillrank submit --recurring`, does it there).",
+    )
+    retrain_trigger: str = Field(
+        "auto",
+        pattern="^(auto|local|kfp|none)$",
+        description="What a retrain decision launches: local (`skillrank run`, the KFP local runner, one at "
+        "a time), kfp (a run of the uploaded training pipeline), none (recorded only); auto: kfp inside a "
+        "Kubernetes pod, else local.",
+    )
+    # Kubeflow Pipelines: where `skillrank submit` and the monitor's trigger create runs.
+    kfp_host: str = Field(
+        "http://ml-pipeline.kubeflow.svc.cluster.local:8888", description="The Kubeflow Pipelines API."
+    )
+    kfp_namespace: str | None = Field(
+        None, description="The profile namespace of a multi-user Kubeflow (None: single-user)."
+    )
+    kfp_token: SecretStr | None = Field(
+        None, description="Bearer token of the KFP API; set it from a Secret (SKILLRANK_KFP_TOKEN)."
+    )
+    kfp_token_path: Path | None = Field(
+        None,
+        description="File of a projected service-account token for the KFP API (audience "
+        "pipelines.kubeflow.org), read again whenever it is refreshed; used when kfp_token is not set.",
+    )
+    kfp_ssl_ca_cert: Path | None = Field(None, description="CA bundle that signs the KFP endpoint's TLS.")
+    kfp_experiment: str = Field("skillrank", description="The KFP experiment skillrank's runs go to.")
+    kfp_training_pipeline: str = Field(
+        "skillrank-training", description="Name of the uploaded training pipeline the trigger runs."
+    )
+    kfp_training_cron: str = Field(
+        "0 0 4 * * 1",
+        description="KFP cron (seconds first) of the weekly recurring training run: Mondays 04:00 UTC.",
+    )
+    kfp_monitoring_cron: str = Field(
+        "0 0 6 * * *", description="KFP cron (seconds first) of the daily recurring monitoring run."
+    )
+    # Fresh features: the Spark Structured Streaming job (components/features/streaming.py).
+    stream_source: str = Field(
+        "files", pattern="^(files|kafka)$", description="Where trade and snapshot events come from."
+    )
+    stream_kafka_servers: str | None = Field(
+        None, description="Kafka bootstrap servers (host:port,...) when stream_source is kafka."
+    )
+    stream_trigger_seconds: float = Field(
+        10.0, gt=0, description="How often the streaming job starts a micro-batch."
+    )
+
+    @field_validator("feast_registry", "mlflow_tracking_uri", "redis_connection_string")
     @classmethod
     def expand_references(cls, value: str | None) -> str | None:
         """Fill in Kubernetes-style ``$(VAR)`` references from the environment.

@@ -165,8 +165,8 @@ def test_no_instances_score_nothing(predictor):
 def test_missing_feature_is_invalid_input_naming_it(predictor, rows):
     latest, _ = rows
     instance = latest[FEATURE_NAMES].iloc[0].to_dict()
-    del instance["hhi"]
-    with pytest.raises(InvalidInput, match=r"lack the features \['hhi'\]"):
+    del instance["alpha_tstat_12m"]
+    with pytest.raises(InvalidInput, match=r"lack the features \['alpha_tstat_12m'\]"):
         predictor.predict({"instances": [instance]})
 
 

@@ -155,10 +155,10 @@ def test_predictor_answers_an_empty_v1_batch(predictor_urls):
 
 def test_v1_instance_without_a_feature_is_a_400_naming_it(predictor_urls, world, rows):
     instance = dict(zip(world.booster.feature_name(), rows[0].tolist(), strict=True))
-    del instance["hhi"]
+    del instance["alpha_tstat_12m"]
     response = httpx.post(predictor_urls[0], json={"instances": [instance]})
     assert response.status_code == 400
-    assert response.json()["error"].startswith("instances lack the features ['hhi']")
+    assert response.json()["error"].startswith("instances lack the features ['alpha_tstat_12m']")
 
 
 def test_v1_non_numeric_values_are_a_400(predictor_urls, rows):

@@ -137,7 +137,7 @@ def spark_pods(app: dict) -> list[dict]:
     pods = []
     for role in ("driver", "executor"):
         part = spec[role]
-        memory_mib = int(part["memory"].removesuffix("g")) * 1024
+        memory_mib = spark_mib(part["memory"])
         overhead_mib = max(384, int(memory_mib * 0.4))  # non-JVM (Python) jobs: 40 %
         container = {
             "name": f"spark-kubernetes-{role}",
@@ -165,6 +165,11 @@ def spark_pods(app: dict) -> list[dict]:
         }
         pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec})
     return pods
+
+
+def spark_mib(memory: str) -> int:
+    """A Spark memory size (``6g``, ``6144m``) in MiB."""
+    return int(memory[:-1]) * {"g": 1024, "m": 1}[memory[-1].lower()]
 
 
 def as_pods(objects: list[dict]) -> list[dict]:

@@ -51,10 +51,25 @@ def the_image() -> str:
 # --- one reference ------------------------------------------------------------------------------
 
 
-def test_the_pipeline_runs_the_image_the_manifests_name():
+def test_the_pipeline_runs_the_image_the_manifests_name(tmp_path):
+    # The components name only the placeholder the manifests use; compiling writes manifests/image's
+    # reference, so `kustomize edit set image` moves the pipeline too.
     from components.kfp_ops import IMAGE
+    from pipelines.compile import compile_training
 
-    assert the_image() == IMAGE, "components.kfp_ops.IMAGE and manifests/image disagree"
+    assert IMAGE == "skillrank"
+    spec = next(yaml.safe_load_all(compile_training(tmp_path / "p.yaml").read_text()))
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {the_image()}, "the compiled pipeline and manifests/image disagree"
+
+
+def test_a_new_image_in_manifests_image_moves_the_pipeline_too(tmp_path):
+    from pipelines.compile import default_image
+
+    component = tmp_path / "kustomization.yaml"
+    entry = {"name": "skillrank", "newName": "registry.example.com/skillrank", "digest": "sha256:" + "a" * 64}
+    component.write_text(yaml.safe_dump({"images": [entry]}))
+    assert default_image(None, component) == "registry.example.com/skillrank@sha256:" + "a" * 64
 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH: cannot render the manifests")

@@ -354,6 +354,10 @@ def test_config_map_holds_valid_skillrank_settings(objects):
     assert settings.deploy_target == "kserve"
     assert settings.inference_service == find(objects, "InferenceService", "skillrank")["metadata"]["name"]
     assert "SKILLRANK_NAMESPACE" not in data  # each pod reads its own from the downward API
+    assert (
+        settings.image
+        == find(objects, "InferenceService", "skillrank")["spec"]["predictor"]["containers"][0]["image"]
+    )  # what `skillrank compile` in a pod gives the pipeline: the manifests' image
 
 
 def test_feast_clients_and_only_they_get_the_passwords_and_the_expanded_urls(overlay, objects):
@@ -491,8 +495,20 @@ def test_spark_application_runs_the_feature_refresh_of_the_cli(objects):
         assert template["mainApplicationFile"] == "local:///opt/skillrank/spark_main.py"
         assert skillrank_cli().parse_args(template["arguments"]).command == "features"
         assert template["type"] == "Python" and template["mode"] == "cluster"
+        # The job's session keeps spark-submit's master (components/features/spark.py): nothing may
+        # point it elsewhere, e.g. at Spark's local mode inside the driver pod.
         env = {e["name"]: e.get("value") for e in template["driver"]["env"]}
-        assert env["SKILLRANK_SPARK_MASTER"].startswith("k8s://")  # not Spark's local mode
+        assert "SKILLRANK_SPARK_MASTER" not in env and "spark.master" not in template.get("sparkConf", {})
+
+
+def test_spark_executors_are_sized_by_the_settings_of_the_config_map(objects):
+    data = find(objects, "ConfigMap", "skillrank-config")["data"]
+    settings = Settings(**{k.removeprefix("SKILLRANK_").lower(): v for k, v in data.items() if "SPARK" in k})
+    for app in (o for o in objects if o["kind"] == "ScheduledSparkApplication"):
+        executor = app["spec"]["template"]["executor"]
+        assert executor["instances"] == settings.spark_executor_instances
+        assert executor["cores"] == settings.spark_executor_cores == int(executor["coreLimit"])
+        assert executor["memory"] == settings.spark_executor_memory
 
 
 @pytest.mark.parametrize("component", ["transformer", "predictor"])

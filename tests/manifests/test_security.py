@@ -146,6 +146,10 @@ def test_feed_servers_are_probed_on_kserve_health_endpoints(objects):
         [container] = pod["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
         assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
+        # Liveness counts only once the server is up: a slow model load is not a crash loop.
+        startup = container["startupProbe"]
+        assert startup["httpGet"] == {"path": "/v2/health/live", "port": 8080}
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
 
 
 def test_each_workload_runs_under_its_own_service_account(objects):

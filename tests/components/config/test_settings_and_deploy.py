@@ -54,3 +54,16 @@ def test_settings_survive_the_trip_through_a_step_config_file(tmp_path):
     config = tmp_path / "run_settings.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude_none=True)))
     assert Settings.for_step(str(tmp_path), str(config)) == settings
+
+
+def test_redis_password_reference_is_filled_from_the_environment(monkeypatch):
+    monkeypatch.setenv("REDIS_PASSWORD", "s3cret")
+    monkeypatch.setenv("SKILLRANK_REDIS_CONNECTION_STRING", "redis:6379,password=$(REDIS_PASSWORD)")
+    assert Settings.load().redis_connection_string == "redis:6379,password=s3cret"
+
+
+def test_missing_settings_file_is_a_data_error(tmp_path):
+    from components.errors import DataError
+
+    with pytest.raises(DataError, match="does not exist"):
+        Settings.load(tmp_path / "absent.yaml")
