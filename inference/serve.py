@@ -1,5 +1,10 @@
 """Run the feed on one machine: the predictor and the transformer as two local KServe servers on loopback.
 
+`serve` starts both (the predictor first) and waits until each reports its model ready; leaving the
+``with`` block, `Servers.stop`, or a SIGTERM/SIGINT to `wait_until_stopped` stops both. Each server
+also gets the signal its parent dies of (Linux ``PR_SET_PDEATHSIG``), so a killed ``skillrank serve``
+leaves no server behind.
+
 Example:
     >>> with serve(Settings(data_root="/data"), transformer_port=8080) as servers:  # doctest: +SKIP
     ...     httpx.post(f"{servers.url}/v1/models/skillrank:predict", json={"top_k": 10})
@@ -7,11 +12,15 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -21,6 +30,7 @@ from components.config.settings import Settings
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 15
 ENV_PREFIX = "SKILLRANK_"
+PR_SET_PDEATHSIG = 1
 
 
 class Servers:
@@ -58,6 +68,10 @@ class Servers:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    def exited(self) -> str | None:
+        """The role of a server that has exited, if one has."""
+        return next((role for role, process in self.processes.items() if process.poll() is not None), None)
+
 
 def serve(
     settings: Settings,
@@ -65,6 +79,8 @@ def serve(
     predictor_port: int = 8085,
     host: str = "127.0.0.1",
     log_dir: Path | None = None,
+    workers: int = 1,
+    cpus: dict[str, Iterable[int]] | None = None,
 ) -> Servers:
     """Start the predictor and the transformer and wait until both report their model ready.
 
@@ -74,6 +90,8 @@ def serve(
         predictor_port: HTTP port of the predictor.
         host: Listen address of both servers (loopback by default).
         log_dir: Where the servers' logs go (default: a new temporary directory).
+        workers: Worker processes per server (KServe's ``--workers``): more where cores are free.
+        cpus: The cores each role may run on, by role (``{"transformer": [1]}``; default: any).
 
     Returns:
         The handle of the running servers.
@@ -84,6 +102,7 @@ def serve(
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="skillrank-serve-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     common = ["--model_name", settings.model_name, "--bind_host", host, "--enable_grpc", "false"]
+    common += ["--workers", str(workers)]
     commands = {
         "predictor": ["inference.predictor", "--http_port", str(predictor_port)],
         "transformer": [
@@ -101,7 +120,11 @@ def serve(
         logs[role] = log_dir / f"{role}.log"
         with logs[role].open("wb") as log:
             processes[role] = subprocess.Popen(
-                [sys.executable, "-m", *command, *common], env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", *command, *common],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_setup((cpus or {}).get(role)),
             )
     servers = Servers(f"http://{host}:{transformer_port}", f"http://{host}:{predictor_port}", processes, logs)
     try:
@@ -111,6 +134,40 @@ def serve(
         servers.stop()
         raise
     return servers
+
+
+def wait_until_stopped(servers: Servers, poll_seconds: float = 0.5) -> None:
+    """Block until SIGTERM or SIGINT (then return, for the caller to stop the servers) or a server exits.
+
+    Raises:
+        RuntimeError: A server exited on its own; the message ends with its log.
+    """
+    stopped = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopped.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopped.wait(poll_seconds):
+            role = servers.exited()
+            if role is not None:
+                code = servers.processes[role].returncode
+                raise RuntimeError(
+                    f"the {role} exited with code {code}; its log ends with:\n{tail(servers.logs[role])}"
+                )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _child_setup(cpus: Iterable[int] | None):
+    """What a server process does before it starts: die with its parent, run on `cpus` if given."""
+    cores = None if cpus is None else set(cpus)
+
+    def setup() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    return setup
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

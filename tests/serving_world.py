@@ -13,12 +13,11 @@ import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
 from components.config import registry
 from components.config.feast import feature_store
 from components.config.settings import Settings
-from components.config.tracking import use_experiment
+from components.config.tracking import mlflow_client, use_experiment
 from components.scoring.finalize import ScoringConstants, fit_scoring_constants
 from components.store.retrieval import write_retrieval_index
 from feature_repo.definitions import account_monthly_features, ranker_v1, service_features
@@ -86,20 +85,25 @@ def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURES]]
 
 
-def train_booster(features: pd.DataFrame, seed: int = 7) -> lgb.Booster:
-    """A small seeded regression Booster on the ranker's inputs (label: Sharpe minus drawdown, plus noise)."""
+def train_booster(
+    features: pd.DataFrame, seed: int = 7, rounds: int = 20, num_leaves: int = 7
+) -> lgb.Booster:
+    """A seeded regression Booster on the ranker's inputs (label: Sharpe minus drawdown, plus noise).
+
+    Small by default; the benchmarks train one of the learner's size (500 rounds of 15 leaves).
+    """
     rng = np.random.default_rng(seed)
     label = features["sharpe_12m"] - features["max_drawdown_12m"] + rng.normal(0, 0.3, len(features))
     params = {
         "objective": "regression",
-        "num_leaves": 7,
+        "num_leaves": num_leaves,
         "min_data_in_leaf": 5,
         "seed": seed,
         "deterministic": True,
         "num_threads": 1,
         "verbose": -1,
     }
-    return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=20)
+    return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=rounds)
 
 
 def register_champion(settings: Settings, booster: lgb.Booster, constants: ScoringConstants) -> str:
@@ -110,7 +114,7 @@ def register_champion(settings: Settings, booster: lgb.Booster, constants: Scori
             booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
         )
     version = str(info.registered_model_version)
-    client = MlflowClient()
+    client = mlflow_client(settings)
     for key, value in constants.to_tags().items():
         client.set_model_version_tag(settings.model_name, version, key, value)
     client.set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
@@ -132,11 +136,13 @@ def publish(settings: Settings, features: pd.DataFrame) -> None:
     write_retrieval_index(layout, settings)
 
 
-def build_world(root: Path, n_accounts: int = 50, **settings: object) -> World:
-    """Build the whole world under `root`."""
+def build_world(
+    root: Path, n_accounts: int = 50, *, booster_rounds: int = 20, booster_leaves: int = 7, **settings: object
+) -> World:
+    """Build the whole world under `root` (`booster_rounds` and `booster_leaves` size its champion)."""
     settings = Settings(data_root=root, **settings)
     features = make_features(n_accounts)
-    booster = train_booster(features)
+    booster = train_booster(features, rounds=booster_rounds, num_leaves=booster_leaves)
     first = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[0]]  # "training" rows, as training fits them
     constants = fit_scoring_constants(
         first,

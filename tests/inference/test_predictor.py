@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import pickle
+
 import mlflow
 import numpy as np
 import pytest
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput
-from mlflow import MlflowClient
 from mlflow.tracking._model_registry import utils as registry_utils
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from components.config.registry import model_uri
+from components.config.tracking import mlflow_client
 from components.errors import DataError
 from components.scoring.finalize import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
@@ -27,9 +30,9 @@ def rows(world):
 
 def test_load_resolves_the_champion_and_its_scoring_constants(predictor, world):
     assert predictor.ready
-    assert predictor.model_version == world.model_version
-    assert predictor.constants == world.constants  # read back exactly from the version's tags
-    assert predictor.feature_names == FEATURE_NAMES
+    assert predictor.served_version == world.model_version
+    assert predictor.served_.constants == world.constants  # read back exactly from the version's tags
+    assert predictor.served_.feature_names == FEATURE_NAMES
 
 
 def test_load_neither_reads_nor_sets_mlflow_s_global_uris(world, tmp_path, monkeypatch):
@@ -41,7 +44,7 @@ def test_load_neither_reads_nor_sets_mlflow_s_global_uris(world, tmp_path, monke
     name = world.settings.model_name
     model = RankingPredictor(name, model_uri(name), world.settings.mlflow_uri)
     assert model.load()
-    assert model.model_version == world.model_version
+    assert model.served_version == world.model_version
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (elsewhere, elsewhere)
     assert not (tmp_path / "elsewhere.db").exists()
 
@@ -51,8 +54,8 @@ def test_v1_instances_by_feature_name_score_like_the_booster(predictor, rows):
     instances = latest[FEATURE_NAMES[::-1]].to_dict("records")  # key order does not matter
     reply = predictor.predict({"instances": instances})
     np.testing.assert_allclose(reply["predictions"], expected)
-    assert reply["model_version"] == predictor.model_version
-    assert ScoringConstants.from_tags(reply["scoring_constants"]) == predictor.constants
+    assert reply["model_version"] == predictor.served_version
+    assert ScoringConstants.from_tags(reply["scoring_constants"]) == predictor.served_.constants
     assert "contributions" not in reply  # only when asked: they cost ~30 predictions each
 
 
@@ -60,7 +63,9 @@ def test_explained_reply_has_the_largest_contributions_of_each_row(predictor, ro
     latest, expected = rows
     reply = predictor.predict({"instances": latest[FEATURE_NAMES].to_dict("records"), "explain": True})
     np.testing.assert_allclose(reply["predictions"], expected)
-    full = predictor.booster_.predict(latest[FEATURE_NAMES].to_numpy(), pred_contrib=True)[:, :-1]
+    full = predictor.served_.forest.booster.predict(latest[FEATURE_NAMES].to_numpy(), pred_contrib=True)[
+        :, :-1
+    ]
     for row, contributions in zip(full, reply["contributions"], strict=True):
         assert len(contributions) == TOP_CONTRIBUTIONS
         largest = sorted(np.abs(row), reverse=True)[:TOP_CONTRIBUTIONS]
@@ -84,7 +89,9 @@ def test_v1_instances_as_lists_in_feature_order(predictor, rows):
 def test_v1_null_feature_values_are_missing_values(predictor, rows):
     latest, _ = rows
     instance = {**latest[FEATURE_NAMES].iloc[0].to_dict(), "sharpe_12m": None}
-    expected = predictor.booster_.predict(np.array([[np.nan if v is None else v for v in instance.values()]]))
+    expected = predictor.served_.forest.booster.predict(
+        np.array([[np.nan if v is None else v for v in instance.values()]])
+    )
     assert predictor.predict({"instances": [instance]})["predictions"] == pytest.approx(expected.tolist())
 
 
@@ -101,11 +108,11 @@ def test_v2_infer_request(predictor, rows):
     response = predictor.predict(InferRequest(predictor.name, [tensor], request_id="r-1"))
     assert isinstance(response, InferResponse)
     assert response.id == "r-1"
-    assert (response.model_name, response.model_version) == (predictor.name, predictor.model_version)
+    assert (response.model_name, response.model_version) == (predictor.name, predictor.served_version)
     [output] = response.outputs
     assert (output.name, output.datatype, output.shape) == ("predictions", "FP64", [len(latest)])
     np.testing.assert_allclose(output.as_numpy(), expected)
-    assert ScoringConstants.from_tags(response.parameters) == predictor.constants
+    assert ScoringConstants.from_tags(response.parameters) == predictor.served_.constants
 
 
 def test_v2_features_input_is_found_by_name(predictor, rows):
@@ -143,7 +150,7 @@ def test_v2_non_numeric_data_is_invalid_input(predictor):
 
 
 def test_v2_rows_of_the_wrong_width_are_invalid_input(predictor):
-    with pytest.raises(InvalidInput, match=f"expected {len(FEATURE_NAMES)} features per row"):
+    with pytest.raises(InvalidInput, match=rf"must have shape \[n, {len(FEATURE_NAMES)}\] .*got \[2, 3\]"):
         predictor.predict(InferRequest(predictor.name, [features_tensor(np.ones((2, 3)))]))
 
 
@@ -154,8 +161,8 @@ def test_v2_request_for_an_unknown_output_is_invalid_input(predictor, rows):
         [features_tensor(latest[FEATURE_NAMES].to_numpy())],
         request_outputs=[RequestedOutput("scores")],
     )
-    with pytest.raises(InvalidInput, match="Unexpected inference output 'scores'"):
-        predictor.predict(request).to_rest()
+    with pytest.raises(InvalidInput, match=r"unknown outputs \['scores'\]; this model has"):
+        predictor.predict(request)
 
 
 def test_no_instances_score_nothing(predictor):
@@ -202,14 +209,14 @@ def test_missing_alias_fails_to_load_with_a_clear_error(world):
         "skillrank", f"models:/{world.settings.model_name}@nobody", world.settings.mlflow_uri
     )
     with pytest.raises(
-        RuntimeError, match="cannot load models:/skillrank@nobody .*Train and promote a champion"
+        RuntimeError, match="cannot resolve models:/skillrank@nobody .*Train and promote a champion"
     ):
         model.load()
     assert not model.ready
 
 
 def test_version_without_scoring_constants_fails_to_load_naming_them(world):
-    client = MlflowClient(world.settings.mlflow_uri)
+    client = mlflow_client(world.settings)
     name = world.settings.model_name
     new = client.create_model_version(name, client.get_model_version(name, world.model_version).source)
     client.set_model_version_tag(name, new.version, "neutral_score", "0.5")  # as older trainings did
@@ -253,3 +260,80 @@ def test_main_has_help(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     assert "--model_uri" in capsys.readouterr().out
+
+
+def test_v2_contributions_come_in_the_same_call_when_asked(predictor, rows):
+    latest, expected = rows
+    matrix = latest[FEATURE_NAMES].to_numpy()
+    request = InferRequest(
+        predictor.name,
+        [features_tensor(matrix)],
+        request_outputs=[RequestedOutput("predictions"), RequestedOutput("contributions")],
+    )
+    response = predictor.predict(request)
+    scores, contributions = (response.get_output_by_name(n) for n in ("predictions", "contributions"))
+    np.testing.assert_allclose(scores.as_numpy(), expected)
+    assert contributions.shape == [len(latest), len(FEATURE_NAMES)]
+    full = predictor.served_.forest.booster.predict(matrix, pred_contrib=True)
+    np.testing.assert_allclose(contributions.as_numpy(), full[:, :-1])
+    assert response.parameters["feature_names"] == ",".join(FEATURE_NAMES)
+    assert response.parameters["model_version"] == predictor.served_version
+
+
+def test_v2_only_contributions_skip_the_scores(predictor, rows):
+    latest, _ = rows
+    request = InferRequest(
+        predictor.name,
+        [features_tensor(latest[FEATURE_NAMES].to_numpy())],
+        request_outputs=[RequestedOutput("contributions")],
+    )
+    assert [output.name for output in predictor.predict(request).outputs] == ["contributions"]
+
+
+def test_scores_come_from_compiled_code_equal_to_lightgbm(predictor, world):
+    assert predictor.served_.forest.compiled
+    matrix = world.latest[FEATURE_NAMES].to_numpy()
+    matrix[::4, 2] = np.nan
+    np.testing.assert_allclose(
+        predictor.served_.forest.predict(matrix), world.booster.predict(matrix), atol=1e-12
+    )
+
+
+def test_v2_string_datatype_is_invalid_input(predictor):
+    tensor = InferInput("features", [1, len(FEATURE_NAMES)], "BYTES", data=["1"] * len(FEATURE_NAMES))
+    with pytest.raises(InvalidInput, match="must be numeric"):
+        predictor.predict(InferRequest(predictor.name, [tensor]))
+
+
+def test_a_new_champion_is_swapped_in_on_reload(world, rows):
+    """A second version promoted to champion is loaded by `reload`; the first serves until then."""
+    latest, expected = rows
+    client = mlflow_client(world.settings)
+    name = world.settings.model_name
+    model = RankingPredictor(name, model_uri(name), world.settings.mlflow_uri, compile=False)
+    model.load()
+    before = model.served_
+    source = client.get_model_version(name, world.model_version)
+    new = client.create_model_version(name, source.source)
+    new_version = str(new.version)
+    for key, value in world.constants.to_tags().items():
+        client.set_model_version_tag(name, new.version, key, value)
+    client.set_registered_model_alias(name, "champion", new.version)
+    try:
+        assert model.served_version == world.model_version  # nothing changes until a reload
+        assert asyncio.run(model.reload()) == new_version
+        assert model.served_version == new_version and model.served_ is not before
+        reply = model.predict({"instances": latest[FEATURE_NAMES].to_numpy().tolist()})
+        assert reply["model_version"] == new_version
+        np.testing.assert_allclose(reply["predictions"], expected)  # the same booster, registered again
+        assert asyncio.run(model.reload()) == new_version  # nothing new: nothing reloaded
+    finally:
+        client.set_registered_model_alias(name, "champion", world.model_version)
+        client.delete_model_version(name, new.version)
+
+
+def test_a_worker_process_gets_the_loaded_model_and_compiles_it_again(predictor, rows):
+    latest, expected = rows
+    copy = pickle.loads(pickle.dumps(predictor))
+    assert copy.served_version == predictor.served_version and copy.served_.forest.compiled
+    np.testing.assert_allclose(copy.served_.forest.predict(latest[FEATURE_NAMES].to_numpy()), expected)
