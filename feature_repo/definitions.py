@@ -5,6 +5,11 @@ scoring inputs, retrieval, the feed a model on the ranker's inputs needs, and th
 training frame reads. Their name lists live once in `feature_repo.feature_schema`; code that needs a
 service's features reads them from the service (`service_features`), never from a copy.
 
+Fresh features come apart, through a push source: the streaming job
+(`components.features.streaming`) pushes each account's intraday activity and return since its last
+daily snapshot into ``account_intraday_features``, which only the online store holds; the
+``intraday_v1`` service serves it. `intraday_definitions` lists what the streaming job registers.
+
 The source reads ``features/`` of one data root by absolute path, never relative to the working
 directory. The module-level source (what the ``feast`` CLI registers) reads the data root in
 ``SKILLRANK_DATA_ROOT``, as ``feature_store.yaml`` does; skillrank's own stores declare the source
@@ -17,14 +22,16 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-from feast.types import Float64
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource, ValueType
+from feast.types import Float64, String
 
 from feature_repo.feature_schema import (
     ENTITY_KEY,
     EVENT_TIMESTAMP,
     FEATURES,
     FEED_INPUTS,
+    INTRADAY_FEATURES,
+    INTRADAY_TIMESTAMP,
     RANKER_INPUTS,
     RETRIEVAL_INPUTS,
     SCORING_INPUTS,
@@ -55,15 +62,36 @@ def features_source(data_root: str | Path) -> FileSource:
 def features_view(source: FileSource) -> FeatureView:
     """The account features at a month-end, read from `source`."""
     # A feature is valid until the next month-end is computed, plus slack for a late run.
+    return account_view(
+        "account_monthly_features",
+        timedelta(days=45),
+        FEATURES,
+        source,
+        "Risk, return, diversification and activity of an account at a month-end.",
+        grain="account-month",
+    )
+
+
+def account_view(
+    name: str,
+    ttl: timedelta,
+    features: dict[str, str],
+    source: FileSource | PushSource,
+    description: str,
+    grain: str,
+    extra_fields: list[Field] | None = None,
+) -> FeatureView:
+    """An online feature view of the account entity: one Float64 field per feature, described."""
     return FeatureView(
-        name="account_monthly_features",
+        name=name,
         entities=[account],
-        ttl=timedelta(days=45),
-        schema=[Field(name=name, dtype=Float64, description=text) for name, text in FEATURES.items()],
+        ttl=ttl,
+        schema=(extra_fields or [])
+        + [Field(name=feature, dtype=Float64, description=text) for feature, text in features.items()],
         source=source,
         online=True,
-        description="Risk, return, diversification and activity of an account at a month-end.",
-        tags=TAGS | {"grain": "account-month"},
+        description=description,
+        tags=TAGS | {"grain": grain},
     )
 
 
@@ -124,3 +152,56 @@ def service_features(service: FeatureService) -> list[str]:
         ['trade_count_12m', 'hhi', 'track_record_days', 'sharpe_tstat_inception']
     """
     return [feature.name for view in service.feature_view_projections for feature in view.features]
+
+
+def intraday_source(data_root: str | Path) -> FileSource:
+    """The batch source behind the intraday push source: ``intraday/`` under `data_root`, by absolute path."""
+    return FileSource(
+        name="account_intraday_batch_source",
+        path=str(Path(data_root).resolve() / "intraday"),
+        timestamp_field=INTRADAY_TIMESTAMP,
+        description="Intraday account features as of their latest event (the push source's batch side).",
+    )
+
+
+def intraday_push_source(data_root: str | Path) -> PushSource:
+    """Where the streaming job pushes each account's intraday features."""
+    return PushSource(
+        name="account_intraday_push",
+        batch_source=intraday_source(data_root),
+        description="Intraday activity and return since the last daily snapshot, from the streaming job.",
+        tags=TAGS,
+    )
+
+
+def intraday_view(source: PushSource) -> FeatureView:
+    """The account's intraday features, pushed from `source` into the online store."""
+    # Valid for the trading day they describe; the next daily batch supersedes them.
+    return account_view(
+        "account_intraday_features",
+        timedelta(days=1),
+        INTRADAY_FEATURES,
+        source,
+        "What an account did since its last daily snapshot: trades, notional, equity, return.",
+        grain="account-intraday",
+        extra_fields=[Field(name=ENTITY_KEY, dtype=String)],
+    )
+
+
+account_intraday_push = intraday_push_source(os.environ.get(DATA_ROOT_ENV, DEFAULT_DATA_ROOT))
+
+account_intraday_features = intraday_view(account_intraday_push)
+
+intraday_v1 = FeatureService(
+    name="intraday_v1",
+    features=[account_intraday_features],
+    description="The fresh intraday features the transformer's post-processing reads where they exist.",
+    tags=TAGS | {"consumer": "transformer"},
+)
+
+
+def intraday_definitions(data_root: str | Path) -> list:
+    """The entity, the intraday push source of `data_root`, its view and service: what the streaming
+    job registers (the daily declarations are `feature_repo.store.definitions`)."""
+    push = intraday_push_source(data_root)
+    return [account, push, intraday_view(push), intraday_v1]

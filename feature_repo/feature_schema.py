@@ -91,3 +91,15 @@ RETRIEVAL_INPUTS: tuple[str, ...] = ("trade_count_12m", "hhi", "track_record_day
 # The feed of a model on the ranker's inputs: those inputs (whose values the explanations quote) and the
 # scoring inputs, each once.
 FEED_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(RANKER_INPUTS + SCORING_INPUTS))
+
+# Fresh features (components/features/streaming.py): per account, what happened since its last daily
+# snapshot, computed by the streaming job from trade and snapshot events and pushed to the online store
+# through a Feast push source. The daily batch (FEATURES above) stays the source of truth.
+INTRADAY_TIMESTAMP = "event_timestamp"  # the latest event behind an account's intraday values
+INTRADAY_FEATURES: dict[str, str] = {
+    "intraday_trades": "Trades since the account's last daily snapshot.",
+    "intraday_notional": "Traded notional (sum of |qty| x price) since the last daily snapshot.",
+    "intraday_equity": "Equity of the account's latest intraday snapshot event.",
+    "intraday_return": "Flow-adjusted return since the last daily snapshot: intraday equity over "
+    "(snapshot equity + net deposits since) - 1.",
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from datetime import date
@@ -115,8 +116,41 @@ def build_parser() -> argparse.ArgumentParser:
     feed.add_argument("--url", help="transformer base URL (default: start local servers for this query)")
     feed.set_defaults(handler=cmd_feed)
 
-    monitor = add_command(commands, "monitor", help="Evidently drift report and retrain decision")
+    monitor = add_command(
+        commands,
+        "monitor",
+        help="drift, proxy and realised labels, top-10 churn of the served model -> decision -> retrain",
+    )
+    monitor.add_argument(
+        "--until-retrain",
+        action="store_true",
+        help="replay the served windows in order and stop at the first that retrains (else: the latest)",
+    )
+    monitor.add_argument("--no-trigger", action="store_true", help="decide and report only; launch nothing")
+    monitor.add_argument(
+        "--source",
+        type=Path,
+        help="directory in the data contract a retrain reads (default: SKILLRANK_SOURCE)",
+    )
+    monitor.add_argument("--version", help="registered version to monitor (default: the one the feed serves)")
     monitor.set_defaults(handler=cmd_monitor)
+
+    submit = add_command(
+        commands, "submit", help="upload a pipeline to Kubeflow Pipelines and create a run, or its schedule"
+    )
+    submit.add_argument("--pipeline", choices=["training", "monitoring"], default="training", help="which")
+    submit.add_argument("--package", type=Path, help="compiled pipeline YAML (default: compile it now)")
+    submit.add_argument(
+        "--recurring",
+        action="store_true",
+        help="keep its recurring run instead (training: kfp_training_cron, weekly; monitoring: "
+        "kfp_monitoring_cron, daily), created once, replaced when the version or schedule changes",
+    )
+    submit.add_argument(
+        "--source", type=Path, help="platform tables the run reads (default: SKILLRANK_SOURCE)"
+    )
+    submit.add_argument("--run-name", help="the run's name (default: <pipeline>-<UTC time>)")
+    submit.set_defaults(handler=cmd_submit)
 
     study = add_command(
         commands,
@@ -229,10 +263,53 @@ def cmd_monitor(args: argparse.Namespace) -> None:
     from components.config.tracking import mlflow_client
     from monitoring.job import run_monitor
 
-    settings = settings_from(args)
-    decision, html = run_monitor(settings, mlflow_client(settings))
-    print(json.dumps(decision.to_dict(), indent=2))
-    print(f"report: {html}")
+    settings = settings_from(args, source=args.source)
+    outcome = run_monitor(
+        settings,
+        mlflow_client(settings),
+        args.version,
+        until_retrain=args.until_retrain,
+        trigger=not args.no_trigger,
+    )
+    for decision in outcome.decisions[:-1]:
+        verdict = "retrain" if decision.retrain else "keep"
+        print(f"{decision.window}: {verdict} ({'; '.join(decision.reasons)})")
+    print(outcome.decision.to_json())
+    if outcome.trigger is not None:
+        print(f"trigger ({outcome.trigger.mode}): {outcome.trigger.reason}")
+    print(f"report: {outcome.report}")
+
+
+def cmd_submit(args: argparse.Namespace) -> None:
+    import tempfile
+    from datetime import UTC, datetime
+
+    from components.config.kfp import kfp_client
+    from components.release import submit
+    from pipelines.compile import compile_monitoring, compile_training, default_image
+    from pipelines.monitoring import PIPELINE_NAME as MONITORING
+
+    settings = settings_from(args, source=args.source)
+    training = args.pipeline == "training"
+    name = settings.kfp_training_pipeline if training else MONITORING
+    arguments = (
+        submit.training_arguments(settings)
+        if training
+        else {"data_root": str(settings.data_root), "source": str(settings.source or "")}
+    )
+    client = kfp_client(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_ = compile_training if training else compile_monitoring
+        package = args.package or compile_(Path(tmp) / f"{name}.yaml", default_image(settings.image))
+        ref = submit.upload_pipeline(client, package, name)
+    experiment = submit.experiment_id(client, settings)
+    if args.recurring:
+        cron = settings.kfp_training_cron if training else settings.kfp_monitoring_cron
+        run = submit.ensure_recurring_run(client, experiment, ref, f"{name}-recurring", cron, arguments)
+    else:
+        run_name = args.run_name or f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        run = submit.submit_run(client, experiment, ref, run_name, arguments)
+    print(json.dumps({"pipeline": name, "version": ref.version_name} | dataclasses.asdict(run), indent=2))
 
 
 if __name__ == "__main__":

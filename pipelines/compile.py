@@ -17,6 +17,7 @@ from kfp import compiler
 
 from components.errors import DataError
 from components.kfp_ops import IMAGE
+from pipelines.monitoring import monitoring_pipeline
 from pipelines.training import training_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,9 +72,19 @@ def default_image(configured: str | None = None, component: Path = IMAGE_COMPONE
 
 def compile_training(output: Path, image: str | None = None) -> Path:
     """Write the training pipeline's IR YAML to `output`, every step on `image` (default: the manifests')."""
+    return compile_pipeline(training_pipeline, output, image)
+
+
+def compile_monitoring(output: Path, image: str | None = None) -> Path:
+    """Write the monitoring pipeline's IR YAML to `output`, every step on `image` (or the manifests')."""
+    return compile_pipeline(monitoring_pipeline, output, image)
+
+
+def compile_pipeline(pipeline, output: Path, image: str | None = None) -> Path:
+    """Compile `pipeline` to IR YAML at `output` and put every executor on `image`."""
     image = image or default_image()
     output.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(training_pipeline, package_path=str(output))
+    compiler.Compiler().compile(pipeline, package_path=str(output))
     set_image(output, image)
     return output
 

@@ -101,11 +101,14 @@ class ClusterNames:
         return ((self.postgres_secret, "POSTGRES_PASSWORD"), (self.redis_secret, "REDIS_PASSWORD"))
 
 
-def in_cluster(task: dsl.PipelineTask, names: ClusterNames) -> dsl.PipelineTask:
+def in_cluster(
+    task: dsl.PipelineTask, names: ClusterNames, resources: dict[str, Resources] = STEP_RESOURCES
+) -> dsl.PipelineTask:
     """Wire `task` for a cluster: volume, settings, passwords, namespace, identity, size; no caching.
 
     Every step writes to the data root or the registry, or reads what others changed there (its
-    inputs are paths and manifests, not the data), so none is ever served from KFP's cache.
+    inputs are paths and manifests, not the data), so none is ever served from KFP's cache. Its size
+    is ``resources[<component name>]`` (each pipeline has its own table).
     """
     kubernetes.mount_pvc(task, pvc_name=names.data_volume, mount_path=DATA_MOUNT)
     kubernetes.use_config_map_as_env(
@@ -115,7 +118,7 @@ def in_cluster(task: dsl.PipelineTask, names: ClusterNames) -> dsl.PipelineTask:
         kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env={SECRET_KEY: variable})
     kubernetes.use_field_path_as_env(task, NAMESPACE_ENV, "metadata.namespace")
     kubernetes.set_security_context(task, run_as_user=RUN_AS, run_as_group=RUN_AS, run_as_non_root=True)
-    size = STEP_RESOURCES[task.component_spec.name]
+    size = resources[task.component_spec.name]
     task.set_cpu_request(size.cpu_request).set_cpu_limit(size.cpu_limit)
     task.set_memory_request(size.memory_request).set_memory_limit(size.memory_limit)
     return task.set_caching_options(False)

@@ -52,6 +52,11 @@ class DataLayout:
         return self.root / "retrieval" / "candidates.parquet"
 
     @property
+    def prediction_log(self) -> Path:
+        """Every served feed, Parquet files rolled by time (docs/SERVING.md has the schema)."""
+        return self.root / "predictions"
+
+    @property
     def feast_dir(self) -> Path:
         return self.root / "feast"
 
@@ -62,3 +67,38 @@ class DataLayout:
     @property
     def kfp_root(self) -> Path:
         return self.root / "kfp"
+
+    @property
+    def monitoring(self) -> Path:
+        """The monitor's time series, the windows it scored and its decisions (docs/MONITORING.md)."""
+        return self.root / "monitoring"
+
+    @property
+    def monitoring_reports(self) -> Path:
+        """The monitoring report: the decisions and every series plotted."""
+        return self.reports / "monitoring"
+
+    @property
+    def drift_reports(self) -> Path:
+        """The Evidently drift report (HTML and JSON) of the latest served window."""
+        return self.reports / "drift"
+
+    @property
+    def training_lock(self) -> Path:
+        """Held while a retrain the monitor launched runs, so that two decisions never train twice."""
+        return self.root / "training.lock"
+
+    @property
+    def stream_events(self) -> Path:
+        """The streaming job's file source: ``trades/`` and ``snapshots/`` event files."""
+        return self.root / "events"
+
+    @property
+    def stream_checkpoint(self) -> Path:
+        """The streaming job's checkpoint (offsets and state), which a restart resumes from."""
+        return self.root / "checkpoints" / "intraday"
+
+    @property
+    def intraday(self) -> Path:
+        """The batch source behind the intraday push source (the online store is what the job fills)."""
+        return self.root / "intraday"

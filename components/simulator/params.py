@@ -1,5 +1,11 @@
 """The knobs of the simulated platform (`WorldParams`) and its fixed constants.
 
+A regime change (`regime_start`, off by default) makes the world's second half behave differently:
+from that day on, a share of the accounts (``regime_share``, drawn from a stream of their own, so the
+other draws stay as they were) hold at most ``regime_holdings`` names at ``regime_leverage`` times their
+leverage at each rebalance, as investors do after a crash. With ``regime_start=None`` the world is the
+same to the byte as without the knob.
+
 The constants: the tables the simulator writes, the accounts' countries and behaviour styles, the trading
 session that timestamps a fill, and the bits of an account's trade sequence in a trade id key.
 """
@@ -7,6 +13,7 @@ session that timestamps a fill, and the bits of an account's trade sequence in a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 WORLD_TABLES = ("accounts", "trades", "snapshots", "market", "sectors", "truth")
 COUNTRIES = ("GB", "DE", "FR", "IT", "ES", "AU", "NL", "PL", "SE", "AE")
@@ -51,3 +58,8 @@ class WorldParams:
     missing_day_rate: float = 0.0005
     outage_share: float = 0.02
     outage_days: tuple[int, int] = (2, 5)
+    # Regime change (off by default): from regime_start, a share of the accounts concentrate and de-lever.
+    regime_start: date | None = None
+    regime_share: float = 0.6
+    regime_holdings: int = 1
+    regime_leverage: float = 0.5

@@ -9,6 +9,10 @@ Accounting: deposits and withdrawals at the start of the day; fills at the day's
 between rebalances, cash -= signed notional + fee (5 bp), equity = cash + sum(shares * close); changes
 below 1% of equity are not traded. An account closes when it blows up (equity below 30% of its net
 deposits) or at random (15% a year); on ``closed_at`` it sells everything at the close.
+
+A regime change (`RegimeShift`, when ``WorldParams.regime_start`` is set) caps the holdings and scales
+the leverage of its accounts at every rebalance from its first day on; it draws which accounts it
+touches from its own stream ``[seed, 5, offset]`` and changes no other draw.
 """
 
 from __future__ import annotations
@@ -20,6 +24,30 @@ import numpy as np
 from components.simulator.market import Market
 from components.simulator.params import WorldParams
 from components.simulator.traits import Traits, draw_traits
+
+
+@dataclass(frozen=True)
+class RegimeShift:
+    """From extended day `first_x` on, the `affected` accounts hold at most `holdings` names at
+    `leverage` times their own leverage."""
+
+    first_x: int
+    affected: np.ndarray
+    holdings: int
+    leverage: float
+
+
+def regime_shift(
+    market: Market, seed: int, offset: int, size: int, params: WorldParams
+) -> RegimeShift | None:
+    """The regime change of a chunk of accounts, or None when the world has none."""
+    if params.regime_start is None:
+        return None
+    rng = np.random.default_rng([seed, 5, offset])
+    first_x = int(np.searchsorted(market.days, np.datetime64(params.regime_start, "D")))
+    return RegimeShift(
+        first_x, rng.random(size) < params.regime_share, params.regime_holdings, params.regime_leverage
+    )
 
 
 @dataclass
@@ -54,14 +82,21 @@ def simulate_chunk(market: Market, seed: int, offset: int, size: int, params: Wo
     """Simulate `size` accounts (global indices from `offset`) over the market's days; raw arrays."""
     rng = np.random.default_rng([seed, 0, offset])
     traits = draw_traits(rng, size, market, params)
+    regime = regime_shift(market, seed, offset, size, params)
     book = Book.empty(size, len(market.symbols))
     for day in range(market.n_days):
-        step_day(book, market, traits, rng, day, params)
+        step_day(book, market, traits, rng, day, params, regime)
     return chunk_arrays(book, traits, seed, offset, market.n_days)
 
 
 def step_day(
-    book: Book, market: Market, traits: Traits, rng: np.random.Generator, day: int, params: WorldParams
+    book: Book,
+    market: Market,
+    traits: Traits,
+    rng: np.random.Generator,
+    day: int,
+    params: WorldParams,
+    regime: RegimeShift | None = None,
 ) -> None:
     """One trading day: deposits at the open, closures and rebalances at the close, then the snapshot."""
     price = market.close[market.first + day]
@@ -73,7 +108,7 @@ def step_day(
     closing = draw_closures(rng, alive & ~opening, equity, book.net_deposit, params)
     due = alive & ~closing & ((day - traits.open_day) % traits.period == 0)
     rebalancing, leaving = np.flatnonzero(due), np.flatnonzero(closing)
-    targets = target_weights(market, market.first + day, traits, rebalancing, rng)
+    targets = target_weights(market, market.first + day, traits, rebalancing, rng, regime)
     targets = targets * equity[rebalancing, None] / price
     rows = np.concatenate([rebalancing, leaving])
     fill(book, day, rows, np.vstack([targets, np.zeros((len(leaving), len(price)))]), price, equity, params)
@@ -117,15 +152,25 @@ def draw_closures(
 
 
 def target_weights(
-    market: Market, x: int, traits: Traits, rows: np.ndarray, rng: np.random.Generator
+    market: Market,
+    x: int,
+    traits: Traits,
+    rows: np.ndarray,
+    rng: np.random.Generator,
+    regime: RegimeShift | None = None,
 ) -> np.ndarray:
     """Target weights (of equity) of the accounts `rows` rebalancing on extended day `x`."""
     signal = private_signal(market, x, traits.period[rows], traits.skill[rows], rng)
-    picks = top_n(np.where(traits.allowed[rows], signal, -np.inf), traits.n_hold[rows])
+    n_hold, leverage = traits.n_hold[rows], traits.leverage[rows]
+    if regime is not None and x >= regime.first_x:
+        shifted = regime.affected[rows]
+        n_hold = np.where(shifted, np.minimum(n_hold, regime.holdings), n_hold)
+        leverage = np.where(shifted, leverage * regime.leverage, leverage)
+    picks = top_n(np.where(traits.allowed[rows], signal, -np.inf), n_hold)
     spread = picks / picks.sum(axis=1, keepdims=True)
     hot = np.arange(len(market.symbols)) == market.hot[x]
     tilt = traits.hot_weight[rows, None]
-    return traits.leverage[rows, None] * ((1 - tilt) * spread + tilt * hot)
+    return leverage[:, None] * ((1 - tilt) * spread + tilt * hot)
 
 
 def private_signal(
