@@ -75,6 +75,10 @@ class WalkForwardResult:
     def mean(self, metric: str) -> float:
         return float(self.fold_metrics[metric].mean())
 
+    def fold_predictions(self, fold: int) -> pd.DataFrame:
+        """The raw predictions of one fold's test date, in the order they were made, without ``fold``."""
+        return self.predictions[self.predictions["fold"] == fold].drop(columns="fold")
+
 
 def percentile_target(frame: pd.DataFrame, column: str) -> pd.Series:
     """Cross-sectional percentile rank of `column` per as-of date.
@@ -194,13 +198,27 @@ def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.Dat
 
 
 def run_fold(
-    frame: pd.DataFrame, fold: Fold, settings: Settings, objective: str, alive: pd.Index | None
+    frame: pd.DataFrame,
+    fold: Fold,
+    settings: Settings,
+    objective: str,
+    alive: pd.Index | None,
+    fitted: pd.DataFrame | None = None,
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """Train on the fold's dates, score its test date; returns metrics, raw predictions, evaluation rows."""
+    """Train on the fold's dates, score its test date; returns metrics, raw predictions, evaluation rows.
+
+    `fitted` is this fold's predictions from an earlier run of the same objective (the objective choice):
+    the model is then not fitted again, only the diagnostics are (same seed and data: the same model).
+    """
     train = frame[frame[EVENT_TIMESTAMP].isin(fold.train_dates)]
     test = frame[frame[EVENT_TIMESTAMP] == fold.test_date]
-    booster = fit_booster(train, settings, objective, settings.label)
-    raw = predict(booster, test)
+    if fitted is None:
+        booster = fit_booster(train, settings, objective, settings.label)
+        raw = predict(booster, test)
+        predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *booster.feature_name()]].assign(raw_score=raw)
+    else:
+        predictions = fitted.reset_index(drop=True)
+        raw = predictions["raw_score"].to_numpy()
     scores = {"model": raw}
     if alive is not None:  # diagnostics: what survivorship would cost, and the ceiling
         survivor_booster = fit_booster(
@@ -209,7 +227,6 @@ def run_fold(
         scores["survivors_only"] = predict(survivor_booster, test)
         if has_skill(train):
             scores["ceiling"] = ceiling_scores(train, test, settings, objective)
-    predictions = test[[ENTITY_KEY, EVENT_TIMESTAMP, *booster.feature_name()]].assign(raw_score=raw)
     return fold_metrics(test, scores, settings), predictions, evaluation_rows(test, scores)
 
 
@@ -259,17 +276,24 @@ def labelled_folds(frame: pd.DataFrame, settings: Settings) -> list[Fold]:
 
 
 def walk_forward(
-    frame: pd.DataFrame, settings: Settings, objective: str, diagnostics: bool = True
+    frame: pd.DataFrame,
+    settings: Settings,
+    objective: str,
+    diagnostics: bool = True,
+    fitted: WalkForwardResult | None = None,
 ) -> WalkForwardResult:
     """Run every walk-forward fold of `frame` (features, labels and optional skill per account-date).
 
     With `diagnostics`, each fold also fits the survivors-only model and, given truth, the ceiling.
+    `fitted`, a run of the same objective without diagnostics, supplies each fold's model predictions,
+    so only the diagnostics are fitted.
     """
     folds = labelled_folds(frame, settings)
     alive = survivors(frame) if diagnostics else None
     rows, predictions, evaluation = [], [], []
     for number, fold in enumerate(progress(folds, f"walk-forward [{objective}]", unit="fold")):
-        metrics, fold_predictions, fold_evaluation = run_fold(frame, fold, settings, objective, alive)
+        known = None if fitted is None else fitted.fold_predictions(number)
+        metrics, fold_predictions, fold_evaluation = run_fold(frame, fold, settings, objective, alive, known)
         rows.append({"fold": number, "test_date": fold.test_date} | metrics)
         predictions.append(fold_predictions.assign(fold=number))
         evaluation.append(fold_evaluation)
@@ -301,12 +325,11 @@ def choose_objective(frame: pd.DataFrame, settings: Settings) -> tuple[WalkForwa
         result = walk_forward(frame, settings, objectives[0])
         return result, {f"objective_{objectives[0]}_{metric}": result.mean(metric)}
     plain = {
-        objective: walk_forward(frame, settings, objective, diagnostics=False)
-        for objective in objectives
+        objective: walk_forward(frame, settings, objective, diagnostics=False) for objective in objectives
     }
     best = max(plain, key=lambda objective: plain[objective].mean(metric))
-    # The same folds again with the diagnostics, for the kept objective only (same seed: same model).
-    return walk_forward(frame, settings, best), {
+    # The kept objective's folds again for the diagnostics only: its models are the ones already fitted.
+    return walk_forward(frame, settings, best, fitted=plain[best]), {
         f"objective_{name}_{metric}": result.mean(metric) for name, result in plain.items()
     }
 

@@ -6,7 +6,16 @@ import pytest
 
 from components.config.settings import Settings
 from components.evaluation.metrics import ndcg_at_k, spearman_ic
-from components.ranking.learner import RANKER_FEATURES, feature_names, lgb_params, resolve_label
+from components.labels import DERIVED_LABELS, LABELS
+from components.ranking.learner import (
+    RANKER_FEATURES,
+    SKILL,
+    choose_objective,
+    feature_names,
+    lgb_params,
+    resolve_label,
+    walk_forward,
+)
 from components.ranking.walk_forward import walk_forward_folds
 from components.release.gate import gate, paired_difference
 from components.release.training import gate_target
@@ -162,3 +171,34 @@ def test_the_gate_ranks_against_skill_where_the_world_has_it_and_the_label_elsew
         gate_target(without, Settings(gate_target="skill"))
     verdict = gate({"baseline": ([0.6, 0.7], [0.5, 0.5])}, target="skill")
     assert "mean NDCG@100 (vs skill) difference +0.1500" in verdict.reasons[0]
+
+
+def walk_forward_frame(accounts: int = 120, months: int = 16) -> pd.DataFrame:
+    """Random features and labels of `accounts` over `months` month-ends, with a latent skill column."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for as_of in pd.date_range("2019-01-31", periods=months, freq="ME"):
+        part = pd.DataFrame({name: rng.normal(size=accounts) for name in FEATURES})
+        part["account_id"] = [f"a{i}" for i in range(accounts)]
+        part["as_of_date"] = as_of
+        part["track_record_days"] = rng.integers(63, 900, accounts).astype(float)
+        part["returns_12m"] = part["track_record_days"].clip(upper=252)
+        part["skew_12m"], part["kurtosis_12m"] = 0.0, 3.0
+        for label in [*LABELS, *DERIVED_LABELS]:
+            part[label] = rng.normal(size=accounts)
+        part[SKILL] = part["sharpe_12m"] + rng.normal(0, 0.5, accounts)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_objective_choice_reuses_its_fitted_folds_for_the_diagnostics():
+    settings = Settings(
+        objective="auto", label="fwd_sharpe_30d", train_months=6, max_folds=2, n_estimators=20, seed=1
+    )
+    frame = walk_forward_frame()
+    chosen, _ = choose_objective(frame, settings)
+    refitted = walk_forward(frame, settings, chosen.objective)  # every fold fitted again, as before
+    pd.testing.assert_frame_equal(chosen.fold_metrics, refitted.fold_metrics)
+    pd.testing.assert_frame_equal(chosen.predictions, refitted.predictions)
+    pd.testing.assert_frame_equal(chosen.evaluation_frame, refitted.evaluation_frame)
+    assert {"survivors_only", "ceiling"} <= set(chosen.evaluation_frame.columns)
