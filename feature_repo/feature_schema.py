@@ -9,6 +9,7 @@ Labels are not features: they live in `components.labels.definitions`.
 from __future__ import annotations
 
 ENTITY_KEY = "account_id"
+MAIN_SECTOR = "main_sector"  # a string column of features/, not a Feast feature: what the feed filters by
 EVENT_TIMESTAMP = "as_of_date"
 
 # name -> description. Every feature is stored as float64.

@@ -2,7 +2,8 @@
 
 KServe times each stage of a request per model (``request_preprocess_seconds``,
 ``request_predict_seconds``, ``request_postprocess_seconds``); these add what it cannot know: which
-model version is served, reloads, how the feed was answered (arm, degraded), fallbacks by cause,
+model version is served, reloads, how the feed was answered (arm, degraded), fallbacks by cause (of
+the snapshot, and of the intraday read),
 snapshot builds by stage, the score cache, the prediction log and errors by cause. Like KServe's
 (`kserve.metrics`), they are module-level objects of prometheus_client's default registry, which is
 what its ``/metrics`` route exposes. With ``--workers`` above 1 each worker answers for itself.
@@ -51,4 +52,9 @@ LOGGED_FEEDS = Counter(
     "skillrank_prediction_log_total",
     "Feeds written to the prediction log, by sink and outcome.",
     ["sink", "outcome"],
+)
+INTRADAY_FALLBACKS = Counter(
+    "skillrank_intraday_fallbacks_total",
+    "Intraday reads that failed, the feed keeping the last intraday values, by cause.",
+    ["cause"],
 )

@@ -3,8 +3,9 @@
 What changes slowly (the candidates, their features, the champion) is turned once into a `FeedSnapshot`
 by `build_snapshot`: the same `components.scoring.finalize.finalize_scores` as batch ``scores/``, the
 reasons from the predictor's contributions, the control arm's heuristic order, and the fields the
-filters read (12-month volatility, the main sector when the retrieval index has one). A request then
-only filters and cuts (`FeedSnapshot.select`): NumPy masks over a thousand rows, no I/O.
+filters read (12-month volatility, the main sector when the retrieval index has one). The day's intraday
+values (`inference.intraday`) are aligned with its rows at each poll (`FeedSnapshot.with_intraday`). A
+request then only filters and cuts (`FeedSnapshot.select`): NumPy masks over a thousand rows, no I/O.
 
 A snapshot serialises to Arrow IPC (`to_ipc` / `from_ipc`): the score cache in Redis keeps the last
 one, for a restart while the predictor or the online store is down.
@@ -27,6 +28,7 @@ from components.scoring.finalize import ScoringConstants, finalize_scores
 from feature_repo.feature_schema import ENTITY_KEY
 from inference.experiment import CONTROL, control_scores
 from inference.feed_request import FeedRequest
+from inference.intraday import IntradayColumns, IntradayValues, align, shown
 
 RISK_FEATURE = "volatility_12m"  # what max_risk bounds
 CONTROL_FEATURES = ("roi_since_inception", "tenure_days")  # the control arm's heuristic
@@ -49,6 +51,7 @@ class FeedSnapshot:
             it is out of date.
         built_at: Unix time of the build.
         degraded: Served while a newer snapshot could not be built, or restored from the cache.
+        intraday: The day's fresh intraday values, aligned with the rows (None: none fresh).
     """
 
     columns: dict[str, np.ndarray]
@@ -57,6 +60,7 @@ class FeedSnapshot:
     key: tuple = ()
     built_at: float = field(default_factory=time.time)
     degraded: bool = False
+    intraday: IntradayColumns | None = None
 
     def __post_init__(self):
         ids = self.columns[ENTITY_KEY]
@@ -73,6 +77,10 @@ class FeedSnapshot:
         """The same snapshot, marked degraded (served in place of one that could not be built)."""
         return self if self.degraded else replace(self, degraded=True)
 
+    def with_intraday(self, values: IntradayValues) -> FeedSnapshot:
+        """The same snapshot with the intraday `values` of its candidates (a fresh read, or the last)."""
+        return replace(self, intraday=align(values, self.columns[ENTITY_KEY]))
+
     def select(self, request: FeedRequest, arm: str) -> np.ndarray:
         """Row numbers of the investors to show, best first: the arm's order, filtered, at most K.
 
@@ -86,6 +94,8 @@ class FeedSnapshot:
             keep[rows] = False
         if request.max_risk is not None:
             keep &= self.columns["risk"] <= request.max_risk  # an unknown risk never passes
+        if self.intraday is not None:
+            keep &= self.intraday.followable  # liquidated today: a copier would follow an empty portfolio
         if request.sectors:
             if not self.has_sectors:
                 raise ValueError(
@@ -98,7 +108,8 @@ class FeedSnapshot:
         return ranked[: request.top_k]
 
     def entries(self, rows: np.ndarray, arm: str) -> list[dict]:
-        """The feed's investors at `rows`, ranked 1..n: the model's score, or the heuristic's in control."""
+        """The feed's investors at `rows`, ranked 1..n: the model's score, or the heuristic's in control,
+        and what they did today (shown only: the order is never a day's return, which is mostly luck)."""
         c = self.columns
         control = arm == CONTROL
         score, why = (c["control_score"], c["control_reasons"]) if control else (c["score"], c["reasons"])
@@ -112,6 +123,7 @@ class FeedSnapshot:
                 "probability_of_skill": _number(c["probability_of_skill"][i]),
                 "fdr_pass": bool(c["fdr_pass"][i]),
                 "reasons": list(why[i]),
+                **shown(self.intraday, i),
             }
             for rank, i in enumerate(rows.tolist(), start=1)
         ]

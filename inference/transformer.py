@@ -6,7 +6,9 @@ fields the filters and the control arm read), the predictor's scores and contrib
 `components.scoring.finalize.finalize_scores` and the reasons (`components.scoring.explanations`) make
 one `inference.snapshot.FeedSnapshot`. A request only picks its viewer's A/B arm
 (`inference.experiment`), filters and cuts the snapshot, and appends the feed to the prediction log
-(`inference.prediction_log`): no I/O, a fraction of a millisecond.
+(`inference.prediction_log`): no I/O, a fraction of a millisecond. At each build and each poll the
+candidates' fresh intraday features are read too (`inference.intraday`): a request leaves out who was
+liquidated today and shows the day's return and trades, without re-ranking by them.
 
 Every ``--poll_seconds`` the transformer asks the predictor which model version it serves and looks at
 the retrieval index and the feature view's last materialisation; when one changed (or on ``POST
@@ -47,6 +49,7 @@ from inference import metrics
 from inference.cache import ScoreCache, redis_client
 from inference.experiment import assign_arm
 from inference.feed_request import FeedRequest, parse_v1, parse_v2
+from inference.intraday import READ_TIMEOUT_SECONDS, RETURN, TRADES, IntradayValues, read_intraday
 from inference.prediction_log import FeedRecord, PredictionLog
 from inference.server import add_server_flags, check_deadline, load_or_wait, model_server
 from inference.snapshot import FILTER_FEATURES, SECTOR, FeedSnapshot, build_snapshot
@@ -109,6 +112,7 @@ class RetrievalTransformer(kserve.Model):
         self.predictor_url = predictor_url
         self.predictor_timeout = predictor_timeout
         self.poll_seconds = settings.serving_poll_seconds if poll_seconds is None else poll_seconds
+        self.intraday_ = IntradayValues()  # the last good intraday read
         self._tasks: list[asyncio.Task] = []
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -295,6 +299,8 @@ class RetrievalTransformer(kserve.Model):
                 as_of_date=as_of_date,
                 key=key,
             )
+        with metrics.SNAPSHOT_SECONDS.labels("intraday").time():
+            snapshot = snapshot.with_intraday(await self._read_intraday(snapshot.columns[ENTITY_KEY]))
         metrics.SNAPSHOT_SECONDS.labels("total").observe(time.perf_counter() - started)
         logger.info(
             "feed snapshot: %d candidates, model version %s, as of %s", len(snapshot), version, as_of_date
@@ -356,6 +362,25 @@ class RetrievalTransformer(kserve.Model):
             frames.append(response.to_df())
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[ENTITY_KEY, *names])
 
+    async def _read_intraday(self, account_ids: np.ndarray) -> IntradayValues:
+        """The candidates' fresh intraday features in one read off the request path; when the read
+        fails, the last ones (counted): a failed read never fails a build or a request."""
+        try:
+            self.intraday_ = await asyncio.wait_for(
+                asyncio.to_thread(read_intraday, self.store_, account_ids.tolist()), READ_TIMEOUT_SECONDS
+            )
+        except Exception as e:
+            metrics.INTRADAY_FALLBACKS.labels(failure_cause(e)).inc()
+            logger.warning("the feed keeps the intraday values read at %s: %s", self.intraday_.read_at, e)
+        return self.intraday_
+
+    async def _refresh_intraday(self) -> None:
+        """Apply a new intraday read to the served snapshot (a poll that rebuilds nothing)."""
+        snapshot = self.snapshot_
+        values = await self._read_intraday(snapshot.columns[ENTITY_KEY])
+        if self.snapshot_ is snapshot:  # else one built or marked meanwhile: the next poll applies them
+            self.snapshot_ = snapshot.with_intraday(values)
+
     async def _score(self, inputs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, str, ScoringConstants]:
         """The predictor's scores (one call) and contributions (calls of `CONTRIBUTION_CHUNK` rows)."""
         matrix = inputs.to_numpy(dtype=np.float64)
@@ -378,8 +403,12 @@ class RetrievalTransformer(kserve.Model):
         reply = await self.call_predictor(v2_request(np.empty((0, len(self.input_names_))), V2_OUTPUT))
         return model_of(reply)[0]
 
-    async def _refresh(self, raise_errors: bool = False) -> None:
-        """Build and swap in a new snapshot; on failure keep the last one, marked degraded."""
+    async def _refresh(self, raise_errors: bool = False) -> bool:
+        """Build and swap in a new snapshot; on failure keep the last one, marked degraded.
+
+        Returns:
+            Whether a new snapshot is served.
+        """
         try:
             snapshot = await self._build()
         except Exception as e:
@@ -390,11 +419,12 @@ class RetrievalTransformer(kserve.Model):
             logger.warning("the feed keeps its last snapshot (%s): %s", cause, e)
             if raise_errors:
                 raise
-            return
+            return False
         self._swap(snapshot)
         metrics.RELOADS.labels(self.name, "reloaded").inc()
         if self.cache_ is not None:
             await asyncio.to_thread(self.cache_.save, snapshot)
+        return True
 
     def _swap(self, snapshot: FeedSnapshot) -> None:
         self.snapshot_ = snapshot  # one assignment: each request reads one snapshot
@@ -405,7 +435,8 @@ class RetrievalTransformer(kserve.Model):
         gc.freeze()
 
     async def _watch(self) -> None:
-        """Every `poll_seconds`: rebuild when the model, the index or the features changed, or degraded."""
+        """Every `poll_seconds`: rebuild when the model, the index or the features changed, or degraded;
+        else read the day's intraday features anew (a build reads them itself)."""
         while True:
             await asyncio.sleep(self.poll_seconds)
             if getattr(self, "snapshot_", None) is None:  # nothing served yet: try the first feed again
@@ -419,10 +450,12 @@ class RetrievalTransformer(kserve.Model):
                 metrics.FALLBACKS.labels(failure_cause(e)).inc()
                 self._mark_degraded()
                 logger.warning("cannot check the model, index and features; the feed is degraded: %s", e)
+                await self._refresh_intraday()
                 continue
-            snapshot = getattr(self, "snapshot_", None)
-            if snapshot is None or snapshot.degraded or (version, index_stamp, materialized) != snapshot.key:
-                await self._refresh()
+            snapshot = self.snapshot_
+            changed = snapshot.degraded or (version, index_stamp, materialized) != snapshot.key
+            if not (changed and await self._refresh()):
+                await self._refresh_intraday()
 
     def _mark_degraded(self) -> None:
         """Keep serving the last snapshot, marked degraded (nothing to mark before the first one)."""
@@ -459,8 +492,15 @@ def new_rest_client(timeout: float) -> InferenceRESTClient:
 
 
 def v2_request(matrix: np.ndarray, output: str) -> InferRequest:
-    """A v2 request of feature rows asking for one output."""
-    tensor = InferInput(V2_INPUT, list(matrix.shape), "FP64", data=matrix.ravel().tolist())
+    """A v2 request of feature rows asking for one output.
+
+    The rows go as a binary tensor: a missing feature is a NaN, which JSON cannot carry (it would
+    arrive as null), and the bytes are cheaper to write and to read than a list of floats. No rows (the
+    version probe) go as an empty JSON list: KServe's client sends an empty binary tensor as no data.
+    """
+    tensor = InferInput(V2_INPUT, list(matrix.shape), "FP64", data=[])
+    if matrix.size:
+        tensor.set_data_from_numpy(np.ascontiguousarray(matrix, dtype=np.float64), binary_data=True)
     return InferRequest("", [tensor], request_id=uuid.uuid4().hex, request_outputs=[RequestedOutput(output)])
 
 
@@ -499,20 +539,14 @@ def v2_reply(call: FeedCall, header: dict, investors: list[dict]) -> InferRespon
     columns = {
         "account_id": ("BYTES", np.array([i["account_id"] for i in investors], dtype=object)),
         "rank": ("INT32", np.array([i["rank"] for i in investors], dtype=np.int32)),
-        "score": ("FP64", np.array([np.nan if i["score"] is None else i["score"] for i in investors])),
+        "score": ("FP64", nullable_floats(investors, "score")),
         "confidence": ("FP64", np.array([i["confidence"] for i in investors], dtype=np.float64)),
         "status": ("BYTES", np.array([i["status"] for i in investors], dtype=object)),
-        "probability_of_skill": (
-            "FP64",
-            np.array(
-                [
-                    np.nan if i["probability_of_skill"] is None else i["probability_of_skill"]
-                    for i in investors
-                ]
-            ),
-        ),
+        "probability_of_skill": ("FP64", nullable_floats(investors, "probability_of_skill")),
         "fdr_pass": ("BOOL", np.array([i["fdr_pass"] for i in investors], dtype=bool)),
         "reasons": ("BYTES", np.array(["; ".join(i["reasons"]) for i in investors], dtype=object)),
+        RETURN: ("FP64", nullable_floats(investors, RETURN)),
+        TRADES: ("FP64", nullable_floats(investors, TRADES)),
     }
     outputs = [
         InferOutput(name, [len(investors)], datatype, data=data) for name, (datatype, data) in columns.items()
@@ -525,6 +559,11 @@ def v2_reply(call: FeedCall, header: dict, investors: list[dict]) -> InferRespon
         model_version=header["model_version"],
         parameters=parameters,
     )
+
+
+def nullable_floats(investors: list[dict], name: str) -> np.ndarray:
+    """The field `name` of every investor as FP64, a null as NaN."""
+    return np.array([np.nan if i[name] is None else i[name] for i in investors], dtype=np.float64)
 
 
 def failure_cause(error: BaseException) -> str:

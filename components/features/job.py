@@ -38,6 +38,7 @@ from components.features.returns import daily_returns, index_closes, monthly_ret
 from components.features.spark import spark_session
 from components.features.trading import (
     KEYS,
+    MAIN_SECTOR,
     holdings,
     monthly_positions,
     trade_activity,
@@ -92,8 +93,8 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
         feature_panel(tables, calendar, days, asof, monthly, positions, evidence), "feature panel"
     )
     counts = panel_counts(panel)
-    for columns, path in ((FEATURES, layout.features), (LABELS, layout.labels)):
-        write_table(panel, list(columns), path)
+    for columns, texts, path in ((FEATURES, (MAIN_SECTOR,), layout.features), (LABELS, (), layout.labels)):
+        write_table(panel, list(columns), path, texts)
         logger.info("features: wrote %s (%d rows)", path, counts["rows"])
     for frame in (panel, evidence, positions, monthly):
         frame.unpersist()
@@ -110,7 +111,8 @@ def feature_panel(
     positions: DataFrame,
     evidence: DataFrame,
 ) -> DataFrame:
-    """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of.
+    """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of,
+    and the account's main sector at T (`components.features.trading.MAIN_SECTOR`).
 
     `evidence` holds the per-period regression sums of `components.features.evidence`: they give the
     since-inception evidence and the 12-month forward label.
@@ -142,6 +144,7 @@ def feature_panel(
         .join(next_day_label(monthly, asof), KEYS, "left")
         .join(evidence_features(grid, evidence), KEYS, "left")
         .join(forward_alpha_label(grid, evidence, calendar.last_period), KEYS, "left")
+        .join(held.select(*KEYS, MAIN_SECTOR), KEYS, "left")
     )
 
 
@@ -177,13 +180,15 @@ def read_clean(spark: SparkSession, layout: DataLayout, table: str) -> DataFrame
     return frame.select(*TABLES[table])
 
 
-def write_table(panel: DataFrame, columns: list[str], path: Path) -> None:
-    """Write (account_id, as_of_date timestamp at midnight UTC, `columns` as float64) to `path`."""
+def write_table(panel: DataFrame, columns: list[str], path: Path, texts: tuple[str, ...] = ()) -> None:
+    """Write (account_id, as_of_date timestamp at midnight UTC, `columns` as float64, `texts` as
+    strings) to `path`. Feast reads only the declared features of the table: the texts ride beside them."""
     (
         panel.select(
             ENTITY_KEY,
             F.col("as_of").cast("timestamp").alias(EVENT_TIMESTAMP),
             *[F.col(column).cast("double").alias(column) for column in columns],
+            *[F.col(column).cast("string").alias(column) for column in texts],
         )
         .sortWithinPartitions(EVENT_TIMESTAMP, ENTITY_KEY)
         .write.mode("overwrite")

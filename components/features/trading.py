@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from components.contract.tables import INDEX_SECTOR, INDEX_SYMBOL
-from feature_repo.feature_schema import ENTITY_KEY
+from feature_repo.feature_schema import ENTITY_KEY, MAIN_SECTOR
 
 KEYS = [ENTITY_KEY, "period"]
 POSITION_EPSILON = 1e-9  # |cumulative quantity| at or below this is a closed position
@@ -110,7 +110,9 @@ def holdings(
 
     Columns: ``n_tickers``, ``hhi`` (of position values), ``top3_share``, ``max_sector_share``,
     ``sector_count`` (stock sectors held), ``index_share``, ``sector_momentum`` (exposure-weighted
-    12-1 momentum of the held symbols' sectors) and ``gross_value`` (sum of position values).
+    12-1 momentum of the held symbols' sectors), ``gross_value`` (sum of position values) and
+    `MAIN_SECTOR`: the sector of the most value held, the index's ``Index`` included (it is what a
+    viewer filtering by sector follows), ties to the first sector name, null when nothing is valued.
 
     Args:
         positions: From `monthly_positions`.
@@ -148,6 +150,8 @@ def holdings(
     top = F.slice(F.sort_array(F.flatten(F.collect_list("top")), asc=False), 1, TOP_HOLDINGS)
     top_share = F.try_divide(F.aggregate(top, F.lit(0.0), lambda acc, v: acc + v), total)
     whole_book = (F.sum("valued") <= TOP_HOLDINGS) & (total > 0)  # exactly 1, not a sum in another order
+    # The least (-value, sector): the most value, and of equal values the first name; unvalued rows are null.
+    most_held = F.min(F.when(F.col("value") > 0, F.struct((-F.col("value")).alias("v"), F.col("sector"))))
     return by_sector.groupBy(*KEYS).agg(
         F.sum("n").alias("n_tickers"),
         F.try_divide(F.sum("value_sq"), F.pow(total, 2)).alias("hhi"),
@@ -163,4 +167,5 @@ def holdings(
             F.sum(F.col("value") * F.col("momentum")), F.sum(F.when(has_momentum, F.col("value")))
         ).alias("sector_momentum"),
         total.alias("gross_value"),
+        most_held.getField("sector").alias(MAIN_SECTOR),
     )

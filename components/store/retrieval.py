@@ -6,19 +6,24 @@ hundreds, not millions, of accounts. The prior is the t-statistic of the mean re
 the single feature that ranks latent skill best in the study (docs/SKILL_VS_LUCK.md): a cap by the
 12-month Sharpe ratio would cut skilled accounts whose last year was merely good. The prior only
 decides who is cut at the cap; the feed's order is the ranking model's (see `components.scoring.finalize`).
+
+Each candidate carries its main sector at the index's as-of date (the feature job's ``main_sector``
+column, beside the Feast features), which the feed's sector filter and diversity cap read.
 """
 
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow.dataset
 
 from components.config.layout import DataLayout
 from components.config.settings import Settings
 from components.errors import DataError, require_columns
 from components.store.feast_io import read_point_in_time_table
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, RETRIEVAL_INPUTS
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, MAIN_SECTOR, RETRIEVAL_INPUTS
 
 PRIOR = "sharpe_tstat_inception"  # one of the RETRIEVAL_INPUTS (the retrieval_v1 feature service)
+SECTOR = "sector"  # the index's main-sector column, as `inference.snapshot.SECTOR` reads it
 INDEX_COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "prior"]
 
 
@@ -27,7 +32,8 @@ class RetrievalIndex:
 
     An account is eligible when it traded at least ``min_trades`` times in 12 months, its
     diversification ``1 - hhi`` is at least ``min_diversification`` and it has a track record.
-    Missing values make an account ineligible; a missing prior sorts last.
+    Missing values make an account ineligible; a missing prior sorts last. When the latest features
+    have a ``main_sector`` column, the index carries it as ``sector``.
 
     Args:
         min_trades: Fewest trades in the trailing 12 months.
@@ -53,7 +59,8 @@ class RetrievalIndex:
         """Select and order the candidates of `latest_features` (one row per account).
 
         Returns:
-            self, with ``index_`` (account_id, as_of_date, prior) and ``n_eligible_`` set.
+            self, with ``index_`` (account_id, as_of_date, prior and, when known, sector) and
+            ``n_eligible_`` set.
 
         Raises:
             DataError: `latest_features` lacks a retrieval input, or ``max_candidates`` is below 1.
@@ -69,8 +76,13 @@ class RetrievalIndex:
         ranked = eligible.assign(prior=eligible[PRIOR]).sort_values(
             ["prior", ENTITY_KEY], ascending=[False, True], na_position="last", kind="mergesort"
         )
+        columns = INDEX_COLUMNS + ([MAIN_SECTOR] if MAIN_SECTOR in ranked else [])
         self.n_eligible_ = len(eligible)
-        self.index_ = ranked.head(self.max_candidates)[INDEX_COLUMNS].reset_index(drop=True)
+        self.index_ = (
+            ranked.head(self.max_candidates)[columns]
+            .rename(columns={MAIN_SECTOR: SECTOR})
+            .reset_index(drop=True)
+        )
         return self
 
     def _eligible(self, frame: pd.DataFrame) -> pd.Series:
@@ -85,7 +97,8 @@ def build_retrieval_index(latest_features: pd.DataFrame, settings: Settings) -> 
     """The candidates of `latest_features` under the eligibility rules of `settings`.
 
     Returns:
-        DataFrame with account_id, as_of_date and prior, best prior first.
+        DataFrame with account_id, as_of_date, prior and (when the features have it) sector, best
+        prior first.
     """
     retrieval = RetrievalIndex(
         min_trades=settings.min_trades,
@@ -96,8 +109,15 @@ def build_retrieval_index(latest_features: pd.DataFrame, settings: Settings) -> 
 
 
 def write_retrieval_index(layout: DataLayout, settings: Settings) -> int:
-    """Build the index from the latest as-of date of ``features/`` and write it; returns its size."""
-    features = read_point_in_time_table(layout.features, [ENTITY_KEY, EVENT_TIMESTAMP, *RETRIEVAL_INPUTS])
+    """Build the index from the latest as-of date of ``features/`` and write it; returns its size.
+
+    A feature table written before the main sector was (no ``main_sector`` column) gives an index
+    without sectors, which the feed serves without its sector filter.
+    """
+    columns = [ENTITY_KEY, EVENT_TIMESTAMP, *RETRIEVAL_INPUTS]
+    if layout.features.exists() and MAIN_SECTOR in pyarrow.dataset.dataset(layout.features).schema.names:
+        columns.append(MAIN_SECTOR)  # (no table: the read below says so)
+    features = read_point_in_time_table(layout.features, columns)
     latest = features[features[EVENT_TIMESTAMP] == features[EVENT_TIMESTAMP].max()]
     index = build_retrieval_index(latest, settings)
     layout.retrieval_index.parent.mkdir(parents=True, exist_ok=True)

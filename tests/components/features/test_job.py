@@ -17,7 +17,7 @@ from components.features.calendar import AsOfCalendar, day_frame
 from components.features.returns import daily_returns, index_closes
 from components.features.spark import spark_session
 from components.labels import LABELS
-from feature_repo.feature_schema import FEATURES
+from feature_repo.feature_schema import FEATURES, MAIN_SECTOR
 from tests.feature_world import (
     AFTER_MAR,
     ASOF,
@@ -69,7 +69,7 @@ def test_flow_adjusted_returns_bridge_gaps_and_ignore_deposits(spark, tmp_path):
 
 def test_tables_have_the_schema_feast_and_training_read(built):
     _, features, labels = built
-    assert list(features.columns) == ["as_of_date", *FEATURES]
+    assert list(features.columns) == ["as_of_date", *FEATURES, MAIN_SECTOR]  # the retrieval's sector
     assert list(labels.columns) == ["as_of_date", *LABELS]
     assert str(features["as_of_date"].dtype) == "datetime64[us, UTC]"
     assert all(str(features[name].dtype) == "float64" for name in FEATURES)

@@ -8,8 +8,9 @@ import pytest
 
 from components.config.settings import Settings
 from components.errors import DataError
-from components.store.retrieval import RetrievalIndex, build_retrieval_index, write_retrieval_index
+from components.store.retrieval import SECTOR, RetrievalIndex, build_retrieval_index, write_retrieval_index
 from feature_repo.definitions import retrieval_v1, service_features
+from inference import snapshot
 
 AS_OF = pd.Timestamp("2021-06-30")
 
@@ -96,3 +97,40 @@ def test_write_reads_only_the_latest_as_of_date(tmp_path):
 def test_a_cap_below_one_is_a_data_error():
     with pytest.raises(DataError, match="max_candidates must be at least 1, got 0"):
         RetrievalIndex(max_candidates=0).fit(accounts())
+
+
+def test_the_index_carries_each_candidates_main_sector_as_its_sector():
+    frame = accounts(main_sector=["Tech", "Energy", None], trade_count_12m=[20.0, 20.0, 3.0])
+    index = RetrievalIndex(min_trades=10).fit(frame).index_
+    assert index.columns.tolist() == ["account_id", "as_of_date", "prior", SECTOR]
+    assert index[["account_id", SECTOR]].values.tolist() == [["b", "Energy"], ["a", "Tech"]]
+
+
+def test_the_sector_column_is_the_one_the_feed_filters_by():
+    assert SECTOR == snapshot.SECTOR  # inference may not import components.store: the name is checked here
+
+
+def test_write_carries_the_latest_main_sector_and_its_nulls(tmp_path):
+    settings = Settings(data_root=tmp_path)
+    older = accounts(as_of_date=AS_OF - pd.Timedelta(days=30), main_sector=["Index", "Index", "Index"])
+    latest = accounts(main_sector=["Tech", None, "Energy"])
+    settings.layout.features.mkdir(parents=True)
+    pd.concat([older, latest]).to_parquet(settings.layout.features / "part-0.parquet", index=False)
+    write_retrieval_index(settings.layout, settings)
+    index = pd.read_parquet(settings.layout.retrieval_index)
+    assert index["account_id"].tolist() == ["b", "c", "a"]
+    assert index[SECTOR].tolist() == [None, "Energy", "Tech"]
+
+
+def test_a_feature_table_without_main_sectors_gives_an_index_without_sectors(tmp_path):
+    settings = Settings(data_root=tmp_path)
+    settings.layout.features.mkdir(parents=True)
+    accounts().to_parquet(settings.layout.features / "part-0.parquet", index=False)
+    write_retrieval_index(settings.layout, settings)
+    assert SECTOR not in pd.read_parquet(settings.layout.retrieval_index).columns
+
+
+def test_writing_without_a_feature_table_is_a_data_error(tmp_path):
+    settings = Settings(data_root=tmp_path)
+    with pytest.raises(DataError, match="no table at .*features: run the feature job first"):
+        write_retrieval_index(settings.layout, settings)
