@@ -316,7 +316,9 @@ def test_inference_service_runs_the_transformer_and_the_predictor(objects, compo
     [container] = isvc["spec"][component]["containers"]
     assert container["name"] == "kserve-container"  # the name KServe expects of a custom container
     assert container["command"] == command
-    assert container["args"] == ["--model_name", "skillrank", "--http_port", "8080"]
+    # A fresh install has no champion yet: the servers wait not ready instead of exiting.
+    wait = ["--wait_for_model", "true"]
+    assert container["args"] == ["--model_name", "skillrank", "--http_port", "8080", *wait]
     assert {"configMapRef": {"name": "skillrank-config"}} in container["envFrom"]
 
 
@@ -518,7 +520,7 @@ def test_inference_service_args_parse_with_the_servers_own_parser(objects, compo
     [container] = pod["spec"]["containers"]
     server = importlib.import_module(container["command"][-1])
     args = server.build_parser().parse_args(container["args"])
-    assert (args.model_name, args.http_port) == ("skillrank", 8080)
+    assert (args.model_name, args.http_port, args.wait_for_model) == ("skillrank", 8080, True)
 
 
 def test_mlflow_server_uses_postgres_the_data_volume_and_its_own_namespace(objects):

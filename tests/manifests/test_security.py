@@ -144,7 +144,8 @@ def test_feed_servers_are_probed_on_kserve_health_endpoints(objects):
         p for p in as_pods(objects) if "serving.kserve.io/inferenceservice" in p["metadata"]["labels"]
     ):
         [container] = pod["spec"]["containers"]
-        assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+        # Ready means the model is loaded (KServe's /v2/health/ready is true as soon as it listens).
+        assert container["readinessProbe"]["httpGet"] == {"path": "/v2/models/skillrank/ready", "port": 8080}
         assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
         # Liveness counts only once the server is up: a slow model load is not a crash loop.
         startup = container["startupProbe"]
