@@ -1,11 +1,13 @@
 """A tiny serving world under one data root: features, Feast online store, a registered champion, the index.
 
 Accounts have random but seeded features at two month-ends; a few are ineligible for retrieval (too few
-trades, one concentrated position, no track record) and a few are new (short track record).
+trades, one concentrated position, no track record) and a few are new (short track record). Given
+sectors, each account also has a main sector (the feature job's ``main_sector`` column), dealt in turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from components.config.tracking import mlflow_client, use_experiment
 from components.scoring.finalize import ScoringConstants, fit_scoring_constants
 from components.store.retrieval import write_retrieval_index
 from feature_repo.definitions import account_monthly_features, ranker_v1, service_features
-from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES
+from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, FEATURES, MAIN_SECTOR
 from feature_repo.store import apply_definitions
 
 AS_OF_DATES = [pd.Timestamp("2021-05-31"), pd.Timestamp("2021-06-30")]
@@ -45,8 +47,9 @@ class World:
         return latest.set_index(ENTITY_KEY)
 
 
-def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
-    """Features of `n_accounts` accounts at each as-of date, every feature as float64."""
+def make_features(n_accounts: int, seed: int = 7, sectors: tuple[str | None, ...] = ()) -> pd.DataFrame:
+    """Features of `n_accounts` accounts at each as-of date, every feature as float64; with `sectors`,
+    account i's main sector is ``sectors[i % len(sectors)]`` (the features stay those without them)."""
     rng = np.random.default_rng(seed)
     base = {
         "sharpe_12m": rng.normal(0.3, 0.8, n_accounts),
@@ -81,8 +84,11 @@ def make_features(n_accounts: int, seed: int = 7) -> pd.DataFrame:
         frame["market_vol_21d"] = 0.15 + 0.02 * step
         frame.insert(0, EVENT_TIMESTAMP, as_of)
         frame.insert(0, ENTITY_KEY, [f"acc-{i:04d}" for i in range(n_accounts)])
+        if sectors:
+            frame[MAIN_SECTOR] = [sectors[i % len(sectors)] for i in range(n_accounts)]
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[[ENTITY_KEY, EVENT_TIMESTAMP, *FEATURES]]
+    columns = [ENTITY_KEY, EVENT_TIMESTAMP, *FEATURES, *([MAIN_SECTOR] if sectors else [])]
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def train_booster(
@@ -106,19 +112,51 @@ def train_booster(
     return lgb.train(params, lgb.Dataset(features[FEATURE_NAMES], label=label), num_boost_round=rounds)
 
 
+@contextlib.contextmanager
+def mlflow_globals(settings: Settings):
+    """MLflow's global URIs set to this world's for the block, then put back.
+
+    ``log_model`` and ``create_model_version`` (which looks up the version's logged model) go through
+    them whatever client is used; putting them back keeps one world's tests off another world's store.
+    """
+    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    mlflow.set_registry_uri(settings.mlflow_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(uris[0])
+        mlflow.set_registry_uri(uris[1])
+
+
 def register_champion(settings: Settings, booster: lgb.Booster, constants: ScoringConstants) -> str:
     """Log, register and promote `booster` with its scoring constants as tags; returns its version."""
-    use_experiment(settings)
-    with mlflow.start_run():
-        info = mlflow.lightgbm.log_model(
-            booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
-        )
+    with mlflow_globals(settings):
+        use_experiment(settings)
+        with mlflow.start_run():
+            info = mlflow.lightgbm.log_model(
+                booster, name=registry.MODEL_ARTIFACT, registered_model_name=settings.model_name
+            )
     version = str(info.registered_model_version)
-    client = mlflow_client(settings)
-    for key, value in constants.to_tags().items():
-        client.set_model_version_tag(settings.model_name, version, key, value)
-    client.set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
+    tag_version(settings, version, constants.to_tags())
+    mlflow_client(settings).set_registered_model_alias(settings.model_name, registry.CHAMPION, version)
     return version
+
+
+def register_again(settings: Settings, version: str, tags: dict[str, str]) -> str:
+    """Register the model of `version` again as a new version with `tags`; returns its number."""
+    client = mlflow_client(settings)
+    with mlflow_globals(settings):
+        source = client.get_model_version(settings.model_name, version).source
+        new = str(client.create_model_version(settings.model_name, source).version)
+    tag_version(settings, new, tags)
+    return new
+
+
+def tag_version(settings: Settings, version: str, tags: dict[str, str]) -> None:
+    client = mlflow_client(settings)
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
 
 
 def publish(settings: Settings, features: pd.DataFrame) -> None:
@@ -137,11 +175,18 @@ def publish(settings: Settings, features: pd.DataFrame) -> None:
 
 
 def build_world(
-    root: Path, n_accounts: int = 50, *, booster_rounds: int = 20, booster_leaves: int = 7, **settings: object
+    root: Path,
+    n_accounts: int = 50,
+    *,
+    booster_rounds: int = 20,
+    booster_leaves: int = 7,
+    sectors: tuple[str | None, ...] = (),
+    **settings: object,
 ) -> World:
-    """Build the whole world under `root` (`booster_rounds` and `booster_leaves` size its champion)."""
+    """Build the whole world under `root` (`booster_rounds` and `booster_leaves` size its champion;
+    `sectors` deals main sectors, as `make_features`)."""
     settings = Settings(data_root=root, **settings)
-    features = make_features(n_accounts)
+    features = make_features(n_accounts, sectors=sectors)
     booster = train_booster(features, rounds=booster_rounds, num_leaves=booster_leaves)
     first = features[features[EVENT_TIMESTAMP] == AS_OF_DATES[0]]  # "training" rows, as training fits them
     constants = fit_scoring_constants(

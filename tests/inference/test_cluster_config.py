@@ -8,7 +8,6 @@ and CI machines; skipped, saying why, where they do not.
 import socket
 import uuid
 
-import mlflow
 import pytest
 
 from components.config.feast import feature_store
@@ -54,9 +53,8 @@ def cluster_world(tmp_path_factory, database):
     # Feast's Redis store skips a row whose stored event time is not older: values an earlier run wrote
     # for the same accounts and dates (with another feature list, say) would otherwise stay.
     redis.Redis(host=REDIS[0], port=REDIS[1], db=REDIS_DB).flushdb()
-    # Building a world logs a model through MLflow's global URIs (log_model needs them): put them back
-    # afterwards, so no later test reaches this module's database once it is dropped.
-    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # Building a world puts MLflow's global URIs back afterwards (`tests.serving_world.mlflow_globals`),
+    # so no later test reaches this module's database once it is dropped.
     yield build_world(
         tmp_path_factory.mktemp("cluster-world"),
         n_accounts=40,
@@ -66,8 +64,6 @@ def cluster_world(tmp_path_factory, database):
         feast_registry=f"postgresql+psycopg://{database}",
         mlflow_tracking_uri=f"postgresql://{database}",
     )
-    mlflow.set_tracking_uri(uris[0])
-    mlflow.set_registry_uri(uris[1])
 
 
 def test_online_features_come_from_redis_and_equal_the_offline_ones(cluster_world):

@@ -18,7 +18,7 @@ from components.config.tracking import mlflow_client
 from components.errors import DataError
 from components.scoring.finalize import ScoringConstants
 from inference.predictor import TOP_CONTRIBUTIONS, RankingPredictor, build_parser, main
-from tests.serving_world import FEATURE_NAMES
+from tests.serving_world import FEATURE_NAMES, register_again
 
 
 @pytest.fixture(scope="module")
@@ -218,14 +218,13 @@ def test_missing_alias_fails_to_load_with_a_clear_error(world):
 def test_version_without_scoring_constants_fails_to_load_naming_them(world):
     client = mlflow_client(world.settings)
     name = world.settings.model_name
-    new = client.create_model_version(name, client.get_model_version(name, world.model_version).source)
-    client.set_model_version_tag(name, new.version, "neutral_score", "0.5")  # as older trainings did
-    model = RankingPredictor(name, f"models:/{name}/{new.version}", world.settings.mlflow_uri)
+    new = register_again(world.settings, world.model_version, {"neutral_score": "0.5"})  # as older trainings
+    model = RankingPredictor(name, f"models:/{name}/{new}", world.settings.mlflow_uri)
     try:
-        with pytest.raises(DataError, match=rf"{name}/{new.version} cannot be served: .*'prior_mean'"):
+        with pytest.raises(DataError, match=rf"{name}/{new} cannot be served: .*'prior_mean'"):
             model.load()
     finally:
-        client.delete_model_version(name, new.version)
+        client.delete_model_version(name, new)
     assert not model.ready
 
 
@@ -313,12 +312,8 @@ def test_a_new_champion_is_swapped_in_on_reload(world, rows):
     model = RankingPredictor(name, model_uri(name), world.settings.mlflow_uri, compile=False)
     model.load()
     before = model.served_
-    source = client.get_model_version(name, world.model_version)
-    new = client.create_model_version(name, source.source)
-    new_version = str(new.version)
-    for key, value in world.constants.to_tags().items():
-        client.set_model_version_tag(name, new.version, key, value)
-    client.set_registered_model_alias(name, "champion", new.version)
+    new_version = register_again(world.settings, world.model_version, world.constants.to_tags())
+    client.set_registered_model_alias(name, "champion", new_version)
     try:
         assert model.served_version == world.model_version  # nothing changes until a reload
         assert asyncio.run(model.reload()) == new_version
@@ -329,7 +324,7 @@ def test_a_new_champion_is_swapped_in_on_reload(world, rows):
         assert asyncio.run(model.reload()) == new_version  # nothing new: nothing reloaded
     finally:
         client.set_registered_model_alias(name, "champion", world.model_version)
-        client.delete_model_version(name, new.version)
+        client.delete_model_version(name, new_version)
 
 
 def test_a_worker_process_gets_the_loaded_model_and_compiles_it_again(predictor, rows):

@@ -32,7 +32,7 @@ from components.config.settings import Settings
 from components.config.tracking import mlflow_client
 from components.scoring.finalize import ScoringConstants
 from inference.serve import serve, settings_env, wait_ready
-from tests.serving_world import build_world
+from tests.serving_world import build_world, register_again
 
 FUZZ = settings(
     max_examples=120,
@@ -445,13 +445,9 @@ def own_world(tmp_path):
 
 def promote_copy(world) -> str:
     """Register the champion's model again as a new version, promote it, and return its number."""
-    client = mlflow_client(world.settings)
-    name = world.settings.model_name
-    new = client.create_model_version(name, client.get_model_version(name, world.model_version).source)
-    for key, value in world.constants.to_tags().items():
-        client.set_model_version_tag(name, new.version, key, value)
-    client.set_registered_model_alias(name, "champion", new.version)
-    return str(new.version)
+    new = register_again(world.settings, world.model_version, world.constants.to_tags())
+    mlflow_client(world.settings).set_registered_model_alias(world.settings.model_name, "champion", new)
+    return new
 
 
 def test_a_new_champion_reaches_the_feed_under_load_without_a_failed_request(own_world, tmp_path):
