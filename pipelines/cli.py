@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -241,6 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from inference.serve import serve, wait_until_stopped
 
     settings = settings_from(args)
+    # A SIGTERM while the servers start (before `wait_until_stopped` takes the signal over) stops them too.
+    signal.signal(signal.SIGTERM, stop_starting)
     with serve(
         settings,
         transformer_port=args.transformer_port,
@@ -251,6 +254,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f'feed: curl -X POST {url} -d \'{{"viewer_id": "u-1", "top_k": 10}}\'')
         print("serving until Ctrl-C or SIGTERM")
         wait_until_stopped(servers)
+
+
+def stop_starting(*_) -> None:
+    """SIGTERM during start-up: leave `serve`, which stops the servers it started, and exit 0."""
+    raise SystemExit(0)
 
 
 def cmd_feed(args: argparse.Namespace) -> None:
