@@ -62,15 +62,26 @@ def features_op(
     features: Output[Dataset],
     labels: Output[Dataset],
 ):
-    """Spark: point-in-time features and forward labels per account and month-end, from the clean tables."""
+    """Spark: point-in-time features and forward labels per account and month-end, from the clean tables.
+
+    In this pod (Spark's local mode), or with ``spark_submit: operator`` as a SparkApplication of the
+    Spark Operator, which this step submits and waits for.
+    """
     from components.artifacts import table_manifest
     from components.config.settings import Settings
     from components.console import configure_logging
-    from components.features.job import build_features
 
     configure_logging()
-    layout = Settings.for_step(data_root, config_file).layout
-    counts = build_features(layout)
+    settings = Settings.for_step(data_root, config_file)
+    layout = settings.layout
+    if settings.spark_submit == "operator":
+        from components.features.spark_operator import run_feature_application
+
+        counts = run_feature_application(settings, layout)
+    else:
+        from components.features.job import build_features
+
+        counts = build_features(layout)
     features.metadata.update(table_manifest(features.path, layout.features, **counts))
     labels.metadata.update(table_manifest(labels.path, layout.labels, **counts))
 

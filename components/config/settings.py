@@ -101,6 +101,22 @@ class Settings(BaseSettings):
         description="JVM heap per executor of the feature refresh, as Spark writes it (e.g. 6g, 6144m); "
         "each executor pod asks for Spark's memory overhead on top.",
     )
+    spark_submit: str = Field(
+        "local",
+        pattern="^(local|operator)$",
+        description="Where the training pipeline's features step runs Spark: local (in the step's pod) or "
+        "operator (a SparkApplication of the Kubeflow Spark Operator, from spark_application_template).",
+    )
+    spark_application_template: str = Field(
+        "skillrank-features",
+        description="The ScheduledSparkApplication whose template the features step submits (operator).",
+    )
+    spark_application_timeout_seconds: float = Field(
+        14400.0, gt=0, description="How long the features step waits for its SparkApplication to complete."
+    )
+    spark_application_poll_seconds: float = Field(
+        15.0, gt=0, description="How often the features step reads its SparkApplication's state."
+    )
     deploy_target: str = Field("local", pattern="^(local|kserve)$", description="Where `deploy` rolls out.")
     namespace: str = "skillrank"
     inference_service: str = "skillrank"

@@ -10,13 +10,17 @@ on (account_id, period). Each summary is cached once computed, so later stages r
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import sys
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from components.config.layout import DataLayout
+from components.config.settings import Settings
 from components.contract.tables import REQUIRED_TABLES, TABLES
 from components.errors import DataError, require_columns
 from components.features.calendar import (
@@ -194,3 +198,26 @@ def write_table(panel: DataFrame, columns: list[str], path: Path, texts: tuple[s
         .write.mode("overwrite")
         .parquet(str(path))
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the feature job, on one data root: what the Spark Operator's driver runs for a pipeline step
+    (`components.features.spark_operator`), where `skillrank features` would also ingest and publish."""
+    from components.console import configure_logging
+
+    parser = argparse.ArgumentParser(prog="components.features.job", description=main.__doc__)
+    parser.add_argument("--data-root", default="", help="data root (default: SKILLRANK_DATA_ROOT)")
+    parser.add_argument("--config", default="", help="YAML settings file")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        counts = build_features(Settings.for_step(args.data_root or None, args.config).layout)
+    except DataError as e:
+        print(f"features: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

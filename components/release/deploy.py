@@ -88,7 +88,7 @@ def deploy_champion(settings: Settings, version: str, custom_objects_api=None) -
     uri = registry.model_uri(settings.model_name)
     if settings.deploy_target == "local":
         return {"target": "local", "model_version": str(version), "uri": uri}
-    api = custom_objects_api or _custom_objects_api()
+    api = custom_objects_api or kubernetes_custom_objects_api()
     where = (KSERVE_GROUP, KSERVE_VERSION, settings.namespace, KSERVE_PLURAL, settings.inference_service)
     with _explained(settings):
         current = api.get_namespaced_custom_object(*where)
@@ -131,7 +131,8 @@ def _explained(settings: Settings) -> Iterator[None]:
         raise
 
 
-def _custom_objects_api():
+def kubernetes_custom_objects_api():
+    """A CustomObjectsApi with the pod's ServiceAccount token in a cluster, else the kubeconfig's."""
     from kubernetes import client, config
 
     try:

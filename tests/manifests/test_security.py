@@ -68,6 +68,13 @@ GRANTS = {
     for resource in ("pods", "configmaps", "services")
     for verb in ("get", "list", "watch", "create", "delete", "deletecollection")
 }
+# prod only (with the Spark Operator): the training pipeline's features step submits a SparkApplication
+# from the installed ScheduledSparkApplication's template and waits for it.
+SPARK_SUBMISSION = {
+    ("skillrank-pipeline", "sparkoperator.k8s.io", "scheduledsparkapplications", "get", "skillrank-features"),
+    ("skillrank-pipeline", "sparkoperator.k8s.io", "sparkapplications", "create", "*"),
+    ("skillrank-pipeline", "sparkoperator.k8s.io", "sparkapplications", "get", "*"),
+}
 LONG_RUNNING = ("Deployment/", "StatefulSet/", "Pod/skillrank-predictor", "Pod/skillrank-transformer")
 
 
@@ -188,7 +195,10 @@ def granted(objects: list[dict]) -> set[tuple[str, str, str, str, str]]:
 def test_roles_grant_exactly_what_each_identity_uses(objects):
     grants = granted(objects)
     roles = {g[0] for g in grants}
-    assert grants == {g for g in GRANTS if g[0] in roles}
+    expected = {g for g in GRANTS if g[0] in roles}
+    if "skillrank-spark" in roles:  # the overlay runs the Spark Operator
+        expected |= SPARK_SUBMISSION
+    assert grants == expected
     assert not any(o["kind"] in {"ClusterRole", "ClusterRoleBinding"} for o in objects)
 
 
