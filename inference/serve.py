@@ -116,20 +116,21 @@ def serve(
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     env = {**inherited, **settings_env(settings)}
     processes, logs = {}, {}
-    for role, command in commands.items():
-        logs[role] = log_dir / f"{role}.log"
-        with logs[role].open("wb") as log:
-            processes[role] = subprocess.Popen(
-                [sys.executable, "-m", *command, *common],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_child_setup((cpus or {}).get(role)),
-            )
     servers = Servers(f"http://{host}:{transformer_port}", f"http://{host}:{predictor_port}", processes, logs)
+    urls = {"predictor": servers.predictor_url, "transformer": servers.url}
     try:
-        for role, url in (("predictor", servers.predictor_url), ("transformer", servers.url)):
-            wait_ready(role, f"{url}/v1/models/{settings.model_name}", processes[role], logs[role])
+        # One after the other: the transformer's first feed is scored by the predictor, which must be up.
+        for role, command in commands.items():
+            logs[role] = log_dir / f"{role}.log"
+            with logs[role].open("wb") as log:
+                processes[role] = subprocess.Popen(
+                    [sys.executable, "-m", *command, *common],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_child_setup((cpus or {}).get(role)),
+                )
+            wait_ready(role, f"{urls[role]}/v1/models/{settings.model_name}", processes[role], logs[role])
     except BaseException:
         servers.stop()
         raise
