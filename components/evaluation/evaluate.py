@@ -24,12 +24,13 @@ import pandas as pd
 from skfolio import measures
 
 from components.errors import DataError
-from components.evaluation.metrics import ndcg_at_k, relevance, spearman_ic
+from components.evaluation.metrics import GAINS, Gain, ndcg_at_k, random_ndcg_at_k, relevance, spearman_ic
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 LABEL = "fwd_sharpe_30d"
 FORWARD_RETURN = "fwd_return_30d"
 SKILL = "skill"
+RANDOM = "random"  # the ranking table's row of a random order's expected metrics
 PERIODS_PER_YEAR = 12  # one follower period per monthly as-of date
 LUCKY_MAX_TRACK_RECORD_DAYS = 252  # a beginner has less than a year of daily returns
 LUCKY_RETURN_PERCENTILE = 0.9  # ... and a trailing return in the top decile of its date
@@ -102,13 +103,23 @@ def rank_mae(truth: pd.Series, score: pd.Series) -> float:
     return float(np.mean(np.abs(relevance(truth) - relevance(score))))
 
 
-def date_metrics(day: pd.DataFrame, scorer: str, target: str, k_list: Sequence[int]) -> dict[str, float]:
-    """NDCG@k and Precision@k for each k, rank MAE and Spearman IC of one scorer on one date."""
+def date_metrics(
+    day: pd.DataFrame, scorer: str, target: str, k_list: Sequence[int], gain: Gain = relevance
+) -> dict[str, float]:
+    """NDCG@k (with `gain`) and Precision@k for each k, rank MAE and Spearman IC of one scorer on one date."""
     valid = day[day[scorer].notna() & day[target].notna()]
     truth, score = valid[target], valid[scorer]
-    metrics = {f"ndcg_at_{k}": ndcg_at_k(truth, score, k) for k in k_list}
+    metrics = {f"ndcg_at_{k}": ndcg_at_k(truth, score, k, gain) for k in k_list}
     metrics |= {f"precision_at_{k}": precision_at_k(valid, scorer, target, k) for k in k_list}
     return metrics | {"mae": rank_mae(truth, score), "ic": spearman_ic(truth, score), "n": float(len(valid))}
+
+
+def random_metrics(day: pd.DataFrame, target: str, k_list: Sequence[int], gain: Gain) -> dict[str, float]:
+    """What a random order scores on one date, in expectation: NDCG@k and Precision@k (k / n)."""
+    truth = day[target].dropna()
+    metrics = {f"ndcg_at_{k}": random_ndcg_at_k(truth, k, gain) for k in k_list}
+    metrics |= {f"precision_at_{k}": k / len(truth) if len(truth) > k else float("nan") for k in k_list}
+    return metrics | {"mae": float("nan"), "ic": float("nan"), "n": float(len(truth))}
 
 
 @dataclass
@@ -123,6 +134,17 @@ class RankingTable:
         """One row per (scorer, target): each metric averaged over the as-of dates (NaN dates skipped)."""
         values = self.per_date.drop(columns=[EVENT_TIMESTAMP])
         return values.groupby(["scorer", "target"], sort=False).mean()
+
+    def share_of_ceiling(self, metric: str = "ndcg_at_100", target: str = "skill") -> pd.Series:
+        """Each scorer's mean `metric` over the ceiling's (empty without a ceiling or that target).
+
+        Above 1 is a bug to explain (a leak), not a result: the ceiling learns skill itself.
+        """
+        mean = self.mean
+        if ("ceiling", target) not in mean.index:
+            return pd.Series(dtype=float, name=f"share_of_ceiling_{metric}")
+        on_target = mean.xs(target, level="target")[metric]
+        return (on_target / on_target["ceiling"]).drop("ceiling").rename(f"share_of_ceiling_{metric}")
 
 
 def ranking_table(
@@ -142,9 +164,16 @@ def ranking_table(
     targets = evaluation_targets(frame, label)
     require_columns(frame, [ENTITY_KEY, EVENT_TIMESTAMP, *scorers, *targets.values()], "ranking_table")
     rows = [
-        {EVENT_TIMESTAMP: date, "scorer": scorer, "target": name} | date_metrics(day, scorer, column, k_list)
+        {EVENT_TIMESTAMP: date, "scorer": scorer, "target": name}
+        | date_metrics(day, scorer, column, k_list, GAINS[name])
         for date, day in by_date(frame)
         for scorer in scorers
+        for name, column in targets.items()
+    ]
+    rows += [  # the level any scorer must beat, beside them
+        {EVENT_TIMESTAMP: date, "scorer": RANDOM, "target": name}
+        | random_metrics(day, column, k_list, GAINS[name])
+        for date, day in by_date(frame)
         for name, column in targets.items()
     ]
     return RankingTable(pd.DataFrame(rows), tuple(k_list))

@@ -28,9 +28,10 @@ NO_GROUND_TRUTH = (
 def target_title(target: str, evaluation: Evaluation) -> str:
     """The heading of a target's tables: the forward label (named) or latent skill."""
     return (
-        f"Against the forward label ({evaluation.label})"
+        f"Against the forward label ({evaluation.label}; NDCG gain: its percentile rank)"
         if target == "label"
-        else f"Against latent skill ({SKILL})"
+        else f"Against latent skill ({SKILL}; NDCG gain: max({SKILL}, 0); the ceiling learns it from every "
+        "feature, cross-fitted by account)"
     )
 
 
@@ -221,11 +222,16 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, float]:
 
     Names: ``<scorer>_vs_<label|skill>_<ndcg_at_k|precision_at_k|mae|ic>``,
     ``<scorer>_top_<k>_overlap``, ``<scorer>_top_<k>_turnover``, ``<scorer>_lucky_beginner_share``,
-    ``lucky_beginner_base_rate``, ``<scorer>_follower_<sharpe|max_drawdown|total_return>``.
+    ``lucky_beginner_base_rate``, ``<scorer>_follower_<sharpe|max_drawdown|total_return>``, and with a
+    ceiling ``<scorer>_share_of_ceiling_vs_skill_ndcg_at_<k>``. The ``random`` scorer is a random order's
+    expected NDCG@k and Precision@k.
     """
     metrics: dict[str, float] = {}
     for (scorer, target), row in evaluation.ranking.mean.drop(columns="n").iterrows():
         metrics |= {f"{scorer}_vs_{target}_{name}": value for name, value in row.items()}
+    k = max(evaluation.ranking.k_list)
+    shares = evaluation.ranking.share_of_ceiling(f"ndcg_at_{k}")
+    metrics |= {f"{scorer}_share_of_ceiling_vs_skill_ndcg_at_{k}": share for scorer, share in shares.items()}
     for scorer in evaluation.scorers:
         metrics[f"{scorer}_top_{evaluation.stability_k}_overlap"] = evaluation.stability[scorer].mean()
         metrics[f"{scorer}_top_{evaluation.turnover_k}_turnover"] = evaluation.turnover[scorer].mean()

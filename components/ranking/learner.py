@@ -22,7 +22,7 @@ from components.evaluation.evaluate import (  # latent skill: for evaluation onl
     SKILL,
     has_skill,
 )
-from components.evaluation.metrics import ranking_metrics
+from components.evaluation.metrics import GAINS, random_ndcg_at_k, ranking_metrics
 from components.labels import DERIVED_LABELS, LABELS, label_horizon_days
 from components.ranking.baselines import BASELINES, baseline_scores
 from components.ranking.walk_forward import Fold, walk_forward_folds
@@ -163,18 +163,23 @@ def fold_metrics(test: pd.DataFrame, scores: dict[str, np.ndarray], settings: Se
     targets = {"label": settings.label} | ({"skill": SKILL} if has_skill(test) else {})
     metrics: dict[str, float] = {"n_test": float(len(evaluated))}
     for target_name, column in targets.items():
+        truth, gain = test.loc[evaluated, column], GAINS[target_name]
         for name, score in scores.items():
             prefix = f"{name}_vs_{target_name}"
-            metrics |= ranking_metrics(test.loc[evaluated, column], score[evaluated], NDCG_K, prefix)
+            metrics |= ranking_metrics(truth, score[evaluated], NDCG_K, prefix, gain)
+        metrics[f"random_vs_{target_name}_ndcg_at_{NDCG_K}"] = random_ndcg_at_k(truth.dropna(), NDCG_K, gain)
     return metrics
 
 
 def ceiling_scores(train: pd.DataFrame, test: pd.DataFrame, settings: Settings, objective: str) -> np.ndarray:
-    """The same learner trained on latent skill, cross-fitted by account in two halves.
+    """The same learner trained on latent skill over every feature, cross-fitted by account in two halves.
 
     An account's test score comes from a model that never saw that account, so this is the upper
-    bound of what the features can reveal about skill, not a memorised answer.
+    bound of what the features can reveal about skill, not a memorised answer. It reads every feature
+    of the training frame (``ranker_features: all``), not only the model's: a bound on what any choice
+    of inputs could reach, so that a model above it is a bug (a leak) to explain.
     """
+    settings = settings.model_copy(update={"ranker_features": "all"})
     half_of = lambda frame: pd.util.hash_pandas_object(frame[ENTITY_KEY], index=False).to_numpy() % 2  # noqa: E731
     train_half, test_half = half_of(train), half_of(test)
     scores = np.zeros(len(test))

@@ -56,6 +56,7 @@ def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
             ndcg, ic = (run.data.metrics.get(f"mean_{scorer}_vs_{target}_{m}") for m in ("ndcg_at_100", "ic"))
             if ndcg is not None:
                 lines.append(f"  {scorer + '_vs_' + target:<28} NDCG@100 {ndcg:.4f}   Spearman IC {ic:+.4f}")
+    lines += ceiling_lines(run.data.metrics)
     if "mean_model_vs_skill_ndcg_at_100" not in run.data.metrics:
         lines.append(
             "  no ground truth was given (no truth/ table): metrics against latent skill are not reported"
@@ -69,6 +70,29 @@ def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
             f"Champion: {settings.model_name} v{champion.version} (challenger v{challenger.version})"
         )
     return lines
+
+
+def ceiling_lines(metrics: dict[str, float]) -> list[str]:
+    """Against skill: a random order's NDCG@100, and each scorer's share of the ceiling's.
+
+    Example:
+        >>> ceiling_lines({"mean_random_vs_skill_ndcg_at_100": 0.03, "mean_ceiling_vs_skill_ndcg_at_100": 0.5,
+        ...     "mean_model_vs_skill_ndcg_at_100": 0.4})[0].split(": ", 1)[1]
+        'random order NDCG@100 0.0300; share of the ceiling: model 0.80'
+    """
+    ceiling = metrics.get("mean_ceiling_vs_skill_ndcg_at_100")
+    if ceiling is None or not ceiling > 0:  # no truth, or a world without skill (NaN)
+        return []
+    shares = [
+        f"{scorer} {metrics[f'mean_{scorer}_vs_skill_ndcg_at_100'] / ceiling:.2f}"
+        for scorer in SCORERS
+        if scorer != "ceiling" and f"mean_{scorer}_vs_skill_ndcg_at_100" in metrics
+    ]
+    random = metrics.get("mean_random_vs_skill_ndcg_at_100", float("nan"))
+    return [
+        f"  against skill (gain max(skill, 0)): random order NDCG@100 {random:.4f}; share of the ceiling: "
+        + ", ".join(shares)
+    ]
 
 
 def scores_lines(scores: pd.DataFrame) -> list[str]:

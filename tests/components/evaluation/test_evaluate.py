@@ -8,6 +8,7 @@ import pytest
 
 from components.errors import DataError
 from components.evaluation.evaluate import (
+    RANDOM,
     annualised_sharpe,
     evaluate_scorers,
     follower_backtest,
@@ -71,10 +72,28 @@ def test_a_reversed_scorer_ranks_worse_on_every_metric():
 
 def test_ranking_table_keeps_per_date_values_and_skill_only_when_given():
     with_skill = ranking_table(world(), ["model"], k_list=(5,))
-    assert len(with_skill.per_date) == len(DATES) * 2
+    assert len(with_skill.per_date) == len(DATES) * 2 * 2  # model and the random order, per target
+    assert set(with_skill.per_date["scorer"]) == {"model", RANDOM}
     assert set(with_skill.per_date["target"]) == {"label", "skill"}
     without = ranking_table(world(with_skill=False), ["model"], k_list=(5,))
     assert set(without.per_date["target"]) == {"label"}
+
+
+def test_the_random_row_is_the_level_a_scorer_must_beat():
+    mean = ranking_table(world(), ["perfect", "reversed"], k_list=(5,)).mean
+    random = mean.loc[(RANDOM, "skill")]
+    assert random["precision_at_5"] == pytest.approx(5 / N_ACCOUNTS)
+    assert mean.loc[("reversed", "skill"), "ndcg_at_5"] < random["ndcg_at_5"]
+    assert random["ndcg_at_5"] < mean.loc[("perfect", "skill"), "ndcg_at_5"]
+
+
+def test_share_of_ceiling_divides_by_the_ceiling_and_is_empty_without_one():
+    frame = world().assign(ceiling=lambda f: f["perfect"])
+    table = ranking_table(frame, ["perfect", "reversed", "ceiling"], k_list=(5,))
+    shares = table.share_of_ceiling("ndcg_at_5")
+    assert shares["perfect"] == pytest.approx(1.0)
+    assert 0 <= shares["reversed"] < 1 and "ceiling" not in shares
+    assert ranking_table(world(), ["perfect"], k_list=(5,)).share_of_ceiling("ndcg_at_5").empty
 
 
 def test_precision_is_missing_when_k_covers_every_account():
