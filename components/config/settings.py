@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         pattern="^(auto|label|skill)$",
         description="What the gate's NDCG@100 ranks against; auto: skill when truth/ exists, else the label.",
     )
+    non_inferiority_margin: float = Field(
+        0.01,
+        ge=0,
+        description="Gate: how far below the champion's NDCG@100 the lower bound of the 95% CI of the "
+        "challenger's difference may reach (against the baseline the bound must be above 0).",
+    )
     max_top_turnover: float = Field(
         0.5, ge=0, le=1, description="Gate guardrail: most of the top 100 a challenger may replace per month."
     )

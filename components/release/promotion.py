@@ -22,7 +22,7 @@ def decide(outcome: TrainingOutcome, settings: Settings) -> GateDecision:
     if outcome.champion_ndcg is not None:
         comparisons["champion"] = (outcome.candidate_ndcg_vs_champion, outcome.champion_ndcg)
     guardrails = {"top_100_turnover": (outcome.candidate_top_turnover, settings.max_top_turnover)}
-    decision = gate(comparisons, guardrails, outcome.gate_target)
+    decision = gate(comparisons, guardrails, outcome.gate_target, settings.non_inferiority_margin)
     logger.info("gate on %s v%s: %s", settings.model_name, outcome.version, decision.headline())
     return decision
 
@@ -38,6 +38,7 @@ def record_decision(
         tags=[
             RunTag("gate_promote", str(decision.promote)),
             RunTag("gate_reasons", " | ".join(decision.reasons)),
+            RunTag("gate_rule", decision.rule),
         ],
     )
     client.set_model_version_tag(

@@ -67,7 +67,7 @@ def test_gate_needs_to_beat_baseline_and_champion():
     both = {"baseline": ([0.6, 0.7], [0.5, 0.5]), "champion": ([0.6, 0.7], [0.7, 0.71])}
     decision = gate(both)
     assert not decision.promote
-    assert any("does not beat the champion" in reason for reason in decision.reasons)
+    assert any("may be worse than the champion" in reason for reason in decision.reasons)
 
 
 def test_a_guardrail_breach_keeps_the_champion_even_when_the_candidate_ranks_better():

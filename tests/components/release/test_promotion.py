@@ -32,10 +32,29 @@ def test_without_a_champion_the_candidate_must_beat_the_baseline(settings):
     assert "champion_mean" not in decision.numbers
 
 
+def test_a_challenger_whose_ci_crosses_zero_is_not_promoted_and_the_heuristic_stays(settings):
+    # A positive mean difference (+0.037) on three folds, but one fold is worse: no evidence.
+    decision = decide(outcome(candidate_ndcg=[0.6, 0.45, 0.56]), settings)
+    assert decision.numbers["vs_baseline_mean_diff"] > 0 > decision.numbers["vs_baseline_ci_low"]
+    assert not decision.promote
+    assert decision.rule == "superiority over the baseline"
+    assert decision.headline().startswith("KEEP HEURISTIC (decided by superiority over the baseline)")
+    assert decision.reasons[-1] == "there is no champion yet: the feed serves the heuristic ranking"
+
+
+def test_a_challenger_within_the_margin_of_the_champion_is_promoted(settings):
+    level = dict(candidate_ndcg_vs_champion=[0.700, 0.695, 0.702], champion_ndcg=[0.70, 0.70, 0.70])
+    assert decide(outcome(**level), settings).promote  # CI low -0.005 >= -0.01
+    strict = settings.model_copy(update={"non_inferiority_margin": 0.0})
+    decision = decide(outcome(**level), strict)
+    assert not decision.promote and decision.rule == "non-inferiority to the champion"
+    assert decision.headline().startswith("KEEP CHAMPION")
+
+
 def test_the_champion_is_compared_on_its_own_folds(settings):
     decision = decide(outcome(champion_ndcg=[0.8, 0.8], candidate_ndcg_vs_champion=[0.7, 0.65]), settings)
     assert not decision.promote
-    assert any(reason.startswith("does not beat the champion") for reason in decision.reasons)
+    assert any(reason.startswith("may be worse than the champion") for reason in decision.reasons)
     assert decision.numbers["champion_mean"] == pytest.approx(0.8)
     assert decision.numbers["candidate_mean_vs_champion"] == pytest.approx(0.675)
 
