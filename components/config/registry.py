@@ -22,6 +22,8 @@ TAG_CONCENTRATION_PENALTY = "concentration_penalty"
 TAG_COMPETING_ACCOUNTS = "competing_accounts"
 TAG_SHARPE_VARIANCE = "sharpe_variance"
 TAG_FDR_P_CUTOFF = "fdr_p_cutoff"
+# The prior of edges behind the probability of skill, as compact JSON (`SkillPrior.to_json`).
+TAG_SKILL_PRIOR = "skill_prior"
 
 
 def model_uri(model_name: str, alias: str = CHAMPION) -> str:

@@ -26,7 +26,16 @@ from components.scoring.finalize import (
 from components.store.feast_io import historical_features, latest_as_of, read_point_in_time_table
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
-COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, "score", "confidence", "status", "probability_of_skill", "fdr_pass"]
+COLUMNS = [
+    ENTITY_KEY,
+    EVENT_TIMESTAMP,
+    "score",
+    "confidence",
+    "status",
+    "probability_of_skill",
+    "fdr_pass",
+    "dsr_vs_best_of_n",
+]
 
 
 def write_scores(layout: DataLayout, settings: Settings, client: MlflowClient, version: str) -> dict:

@@ -138,13 +138,23 @@ def reasons(
     ]
 
 
-def probability_reason(probability: float) -> str | None:
-    """``"probability of skill 87%"``, or None when it is unknown (too short a record).
+def probability_reason(probability: float, no_skill_share: float | None = None) -> str | None:
+    """``"probability of skill 87%"``, or None when it is unknown (no t-stat of the edge yet).
+
+    The probability is the posterior of the same evidence the "stock-picking edge" reason quotes, so
+    a long record far from zero reads as likely skill. What can still keep it low is the platform: where
+    nearly every account shows no edge (`no_skill_share`, the model's π0), even a strong-looking record
+    is most likely the luckiest of many, and the sentence says so.
 
     Example:
         >>> probability_reason(0.874)
         'probability of skill 87%'
+        >>> probability_reason(0.004, no_skill_share=0.998)
+        'probability of skill 0% (on this platform an estimated 100% of accounts have no edge)'
     """
     if probability is None or math.isnan(probability):
         return None
-    return f"probability of skill {probability:.0%}"
+    text = f"probability of skill {probability:.0%}"
+    if no_skill_share is not None and probability < 0.5:
+        text += f" (on this platform an estimated {no_skill_share:.0%} of accounts have no edge)"
+    return text

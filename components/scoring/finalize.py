@@ -16,19 +16,29 @@ features and model. For each account, `finalize_scores`:
    means the account is effectively in fewer than two stocks, and one hot stock (a GameStop) earns
    returns that say nothing about skill;
 4. gives accounts below ``min_track_record_days`` the neutral score and status ``new``;
-5. reports the probability of skill: the Deflated Sharpe Ratio of the 12-month Sharpe ratio, i.e. the
-   probability that its true Sharpe ratio beats the best that luck alone would show among the
-   ``competing_accounts`` investors a feed picks from (a feed that shows the best of 20,000 accounts
-   must clear the bar of the luckiest of 20,000). And whether the account passes Benjamini–Hochberg on
-   PSR p-values (against 0) at a false discovery rate of `FDR_ALPHA`: the BH cut-off is found once on
-   the training population and stored, so that batch and the feed flag the same accounts.
+5. reports the probability of skill: the posterior probability that the account's edge over the
+   platform's equal-weight universe is positive, from the t-stat of that alpha since inception and the
+   population's prior of edges, an empirical-Bayes mixture whose share of no-skill accounts is found in
+   the data (`components.scoring.skill_probability`). Market-relative, it does not rise with a bull
+   market, and it does not move with the platform's size. NaN where there is no t-stat (fewer than a
+   month of returns); a short record stays near the prior's share of skilled accounts;
+6. flags ``fdr_pass``: Benjamini–Hochberg at a false discovery rate of `FDR_ALPHA` on the same
+   evidence's one-sided p-values ``1 − Φ(t)``. The BH cut-off is found once on the training population
+   and stored, so that batch and the feed flag the same accounts; on a world where nobody is skilled,
+   BH flags anyone at all with a probability of at most `FDR_ALPHA`;
+7. keeps the Deflated Sharpe Ratio for the question it answers, as ``dsr_vs_best_of_n``: could this
+   12-month Sharpe ratio be the best that luck alone shows among the ``competing_accounts`` investors a
+   feed picks from (the feed's leader against the luckiest of N)? It is not a probability of skill.
+
+Both the prior and the cut-off are fitted on the established accounts of the training population's
+latest date (`luck_constants`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -36,13 +46,14 @@ from numpy.typing import ArrayLike
 
 from components.config import registry
 from components.errors import DataError
-from components.scoring.luck import bh_cutoff, dsr_of_12m_sharpe, per_day_sharpe, psr_of_12m_sharpe
+from components.scoring.luck import bh_cutoff, dsr_of_12m_sharpe, per_day_sharpe
 from components.scoring.shrinkage import (
     EmpiricalBayesShrinkage,
     posterior_means,
     score_standard_error,
     shrinkage_weights,
 )
+from components.scoring.skill_probability import SKILL_EVIDENCE, SkillPrior, fit_skill_prior, p_values
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, SCORING_INPUTS
 
 TRADING_DAYS_PER_YEAR = 252
@@ -50,8 +61,19 @@ STATUS_NEW = "new"
 STATUS_ESTABLISHED = "established"
 CONCENTRATION_THRESHOLD = 0.5  # the HHI of two equal positions
 FDR_ALPHA = 0.1
-SCORING_FEATURES = SCORING_INPUTS  # the scoring_v1 feature service
-COLUMNS = [ENTITY_KEY, "score", "confidence", "status", "probability_of_skill", "fdr_pass"]
+# The scoring_v1 feature service and the evidence of skill (a ranker input, in every feed service).
+SCORING_FEATURES = tuple(dict.fromkeys((*SCORING_INPUTS, SKILL_EVIDENCE)))
+COLUMNS = [
+    ENTITY_KEY,
+    "score",
+    "confidence",
+    "status",
+    "probability_of_skill",
+    "fdr_pass",
+    "dsr_vs_best_of_n",
+]
+# Fitted where no established account has a t-stat yet: nothing says anyone is skilled.
+NO_EVIDENCE_PRIOR = SkillPrior(edges=(0.0,), weights=(1.0,))
 
 
 @dataclass(frozen=True)
@@ -67,14 +89,19 @@ class ScoringConstants:
         concentration_penalty: Score subtracted per unit of HHI above 0.5 (>= 0).
         competing_accounts: N of the Deflated Sharpe Ratio: established accounts the feed picks from (>= 1).
         sharpe_variance: Variance of their per-day 12-month Sharpe ratios (>= 0), the DSR's V.
-        fdr_p_cutoff: Benjamini–Hochberg's p-value cut-off on the training population, in [0, 1].
+        fdr_p_cutoff: Benjamini–Hochberg's cut-off of the skill evidence's p-values on the training
+            population, in [0, 1].
+        skill_prior: The population's prior of edges behind the probability of skill (one JSON tag);
+            by default all of it at 0, the prior of a population without evidence.
 
     Example:
-        >>> ScoringConstants.from_tags({"neutral_score": "0.5", "prior_mean": "0.5", "prior_variance": "0.2",
-        ...     "score_scale": "0.1", "min_track_record_days": "63", "concentration_penalty": "1.0",
-        ...     "competing_accounts": "15000", "sharpe_variance": "0.004", "fdr_p_cutoff": "0.01",
-        ...     "train_end": "2021-06-30"}).competing_accounts
-        15000
+        >>> constants = ScoringConstants.from_tags({"neutral_score": "0.5", "prior_mean": "0.5",
+        ...     "prior_variance": "0.2", "score_scale": "0.1", "min_track_record_days": "63",
+        ...     "concentration_penalty": "1.0", "competing_accounts": "15000", "sharpe_variance": "0.004",
+        ...     "fdr_p_cutoff": "0.01", "skill_prior": '{"edges":[0.0,1.0],"weights":[0.9,0.1]}',
+        ...     "train_end": "2021-06-30"})
+        >>> constants.competing_accounts, constants.skill_prior.no_skill_share
+        (15000, 0.9)
     """
 
     neutral_score: float
@@ -86,9 +113,10 @@ class ScoringConstants:
     competing_accounts: int
     sharpe_variance: float
     fdr_p_cutoff: float
+    skill_prior: SkillPrior = NO_EVIDENCE_PRIOR
 
     def __post_init__(self):
-        values = asdict(self)
+        values = self._numbers()
         if not all(math.isfinite(value) for value in values.values()):
             raise ValueError(f"scoring constants must be finite numbers, got {values}")
         if self.prior_variance <= 0 or self.score_scale <= 0:
@@ -107,20 +135,28 @@ class ScoringConstants:
                 f"{self.competing_accounts}, {self.sharpe_variance} and {self.fdr_p_cutoff}"
             )
 
-    def to_tags(self) -> dict[str, str]:
-        """Model-version tags, one per constant (floats written by `repr`, which reads back exactly)."""
-        return {TAGS[name]: repr(value) for name, value in asdict(self).items()}
+    def _numbers(self) -> dict[str, float | int]:
+        return {
+            field.name: getattr(self, field.name) for field in fields(self) if field.name != "skill_prior"
+        }
 
-    def to_dict(self) -> dict[str, float | int]:
-        """The constants by tag name, as numbers (what the predictor puts in its reply)."""
-        return {TAGS[name]: value for name, value in asdict(self).items()}
+    def to_tags(self) -> dict[str, str]:
+        """Model-version tags, one per constant (floats written by `repr`, which reads back exactly; the
+        skill prior as its compact JSON)."""
+        numbers = {TAGS[name]: repr(value) for name, value in self._numbers().items()}
+        return numbers | {TAGS["skill_prior"]: self.skill_prior.to_json()}
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        """The constants by tag name, numbers and the prior's JSON: what the predictor puts in its reply."""
+        numbers = {TAGS[name]: value for name, value in self._numbers().items()}
+        return numbers | {TAGS["skill_prior"]: self.skill_prior.to_json()}
 
     @classmethod
     def from_tags(cls, tags: Mapping[str, object]) -> ScoringConstants:
         """Read the constants from model-version tags (strings) or a reply's numbers; other keys are ignored.
 
         Raises:
-            ValueError: A constant is missing or not a number.
+            ValueError: A constant is missing, not a number, or the skill prior is not its JSON.
         """
         missing = [tag for tag in TAGS.values() if tag not in tags]
         if missing:
@@ -132,9 +168,14 @@ class ScoringConstants:
         for field in fields(cls):
             raw = tags[TAGS[field.name]]
             try:
-                values[field.name] = int(raw) if field.type == "int" else float(raw)
+                if field.name == "skill_prior":
+                    values[field.name] = SkillPrior.from_json(raw)
+                else:
+                    values[field.name] = int(raw) if field.type == "int" else float(raw)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"scoring constant {TAGS[field.name]}={raw!r} is not a number") from e
+                raise ValueError(
+                    f"scoring constant {TAGS[field.name]}={str(raw)[:80]!r} is unusable: {e}"
+                ) from e
         return cls(**values)
 
 
@@ -148,6 +189,7 @@ TAGS: dict[str, str] = {
     "competing_accounts": registry.TAG_COMPETING_ACCOUNTS,
     "sharpe_variance": registry.TAG_SHARPE_VARIANCE,
     "fdr_p_cutoff": registry.TAG_FDR_P_CUTOFF,
+    "skill_prior": registry.TAG_SKILL_PRIOR,
 }
 
 
@@ -163,8 +205,9 @@ def finalize_scores(
 
     Returns:
         DataFrame with the `COLUMNS` account_id, score, confidence (the shrinkage weight in [0, 1]; 0 for
-        ``new`` accounts, whose score is not their own evidence), status, probability_of_skill (the DSR;
-        NaN below 2 daily returns) and fdr_pass, sorted by score descending, ties broken by account_id.
+        ``new`` accounts, whose score is not their own evidence), status, probability_of_skill (NaN
+        without the skill evidence's t-stat), fdr_pass and dsr_vs_best_of_n (NaN below 2 daily
+        returns), sorted by score descending, ties broken by account_id.
 
     Raises:
         DataError: `features` lacks some of the `SCORING_FEATURES`.
@@ -173,13 +216,17 @@ def finalize_scores(
     Example:
         >>> constants = ScoringConstants(neutral_score=0.0, prior_mean=0.0, prior_variance=1.0,
         ...     score_scale=1.0, min_track_record_days=63, concentration_penalty=1.0,
-        ...     competing_accounts=1000, sharpe_variance=0.004, fdr_p_cutoff=0.01)
+        ...     competing_accounts=1000, sharpe_variance=0.004, fdr_p_cutoff=0.01,
+        ...     skill_prior=SkillPrior(edges=(0.0, 1.0), weights=(0.8, 0.2)))
         >>> features = pd.DataFrame({"account_id": ["a", "b"], "track_record_days": [252.0, 10.0],
         ...     "returns_12m": [252.0, 10.0], "sharpe_12m": [0.0, 2.0], "skew_12m": [0.0, 0.0],
-        ...     "kurtosis_12m": [3.0, 3.0], "hhi": [0.2, 0.2]})
+        ...     "kurtosis_12m": [3.0, 3.0], "hhi": [0.2, 0.2], "universe_alpha_tstat_inception": [3.0, None]})
         >>> finalize_scores(features, [2.0, 5.0], constants=constants)[["account_id", "score",
         ...     "confidence", "status"]].values.tolist()  # w = 1 / (1 + 1²) for a's year of returns
         [['a', 1.0, 0.5, 'established'], ['b', 0.0, 0.0, 'new']]
+        >>> finalize_scores(features, [2.0, 5.0], constants=constants)[["probability_of_skill",
+        ...     "fdr_pass"]].round(3).values.tolist()  # a: t = 3 on a year; b: no t-stat yet
+        [[0.753, True], [nan, False]]
     """
     require_scoring_features(features)
     raw = np.asarray(raw_scores, dtype=float)
@@ -200,7 +247,10 @@ def finalize_scores(
             "confidence": np.where(is_new, 0.0, shrinkage_weights(standard_errors, constants.prior_variance)),
             "status": np.where(is_new, STATUS_NEW, STATUS_ESTABLISHED),
             "probability_of_skill": probability_of_skill(features, constants),
-            "fdr_pass": np.asarray(1 - psr_of_12m_sharpe(features) <= constants.fdr_p_cutoff),  # NaN: False
+            "fdr_pass": p_values(features[SKILL_EVIDENCE]) <= constants.fdr_p_cutoff,  # NaN: False
+            "dsr_vs_best_of_n": dsr_of_12m_sharpe(
+                features, constants.competing_accounts, constants.sharpe_variance
+            ),
         }
     )
     return rank_order(frame)
@@ -220,8 +270,8 @@ def fit_scoring_constants(
     `EmpiricalBayesShrinkage` fitted on their standardized scores and Sharpe standard errors. New
     accounts get the prior mean: what the population says of an account with no evidence of its own.
     The luck controls are fitted on the established accounts of the latest date (all rows without
-    ``as_of_date``): how many compete, the variance of their Sharpe ratios, and the BH cut-off of
-    their PSR p-values.
+    ``as_of_date``): the prior of edges, the BH cut-off of the skill evidence's p-values, and for the
+    DSR how many compete and the variance of their Sharpe ratios (`luck_constants`).
 
     Raises:
         DataError: `features` lacks ``track_record_days`` or another of the `SCORING_FEATURES`.
@@ -230,7 +280,7 @@ def fit_scoring_constants(
     Example:
         >>> features = pd.DataFrame({"account_id": list("abcd"),
         ...     "track_record_days": [252.0, 252.0, 252.0, 5.0], "returns_12m": 252.0, "sharpe_12m": 0.0,
-        ...     "skew_12m": 0.0, "kurtosis_12m": 3.0, "hhi": 0.2})
+        ...     "skew_12m": 0.0, "kurtosis_12m": 3.0, "hhi": 0.2, "universe_alpha_tstat_inception": 0.0})
         >>> constants = fit_scoring_constants(features, [1.0, 3.0, 5.0, 9.0], min_track_record_days=63,
         ...                                   concentration_penalty=1.0)
         >>> constants.score_scale, constants.prior_mean, constants.prior_variance  # var(z) 1, mean se² 1
@@ -264,16 +314,25 @@ def fit_scoring_constants(
     )
 
 
-def luck_constants(established: pd.DataFrame) -> dict[str, float | int]:
-    """N and V of the Deflated Sharpe Ratio, and the BH cut-off, from the latest date's established rows."""
+def luck_constants(established: pd.DataFrame) -> dict[str, float | int | SkillPrior]:
+    """From the latest date's established rows: the prior of edges and the BH cut-off of the skill
+    evidence, and N and V of the Deflated Sharpe Ratio.
+
+    One date, so that each account counts once (its t-stats of successive months are nearly the same
+    evidence). Without any t-stat among them, nobody is taken to be skilled (`NO_EVIDENCE_PRIOR`).
+    """
     if EVENT_TIMESTAMP in established.columns:
         established = established[established[EVENT_TIMESTAMP] == established[EVENT_TIMESTAMP].max()]
+    evidence = established[SKILL_EVIDENCE].to_numpy(dtype=float)
+    days = established["track_record_days"].to_numpy(dtype=float)
+    has_evidence = np.isfinite(evidence) & (np.nan_to_num(days, nan=0.0) > 0)
     sharpe = per_day_sharpe(established)
     tested = sharpe[np.isfinite(sharpe)]
     return {
         "competing_accounts": max(len(tested), 1),
         "sharpe_variance": float(np.var(tested, ddof=1)) if len(tested) > 1 else 0.0,
-        "fdr_p_cutoff": bh_cutoff(1 - psr_of_12m_sharpe(established), alpha=FDR_ALPHA),
+        "fdr_p_cutoff": bh_cutoff(p_values(evidence), alpha=FDR_ALPHA),
+        "skill_prior": fit_skill_prior(evidence, days) if has_evidence.any() else NO_EVIDENCE_PRIOR,
     }
 
 
@@ -282,8 +341,8 @@ def require_scoring_features(features: pd.DataFrame) -> None:
     missing = [c for c in [ENTITY_KEY, *SCORING_FEATURES] if c not in features.columns]
     if missing:
         raise DataError(
-            f"finalize_scores needs the columns {missing}, which the frame lacks (skew_12m and kurtosis_12m "
-            "come from the Spark feature job beside sharpe_12m; see feature_repo/feature_schema.py)"
+            f"finalize_scores needs the columns {missing}, which the frame lacks (skew_12m, kurtosis_12m and "
+            f"{SKILL_EVIDENCE} come from the Spark feature job; see feature_repo/feature_schema.py)"
         )
 
 
@@ -299,14 +358,14 @@ def concentration_penalty(hhi: ArrayLike, penalty: float) -> np.ndarray:
 
 
 def probability_of_skill(features: pd.DataFrame, constants: ScoringConstants) -> np.ndarray:
-    """DSR of each account's 12-month Sharpe ratio: the probability its true Sharpe beats luck's best
-    among ``constants.competing_accounts`` (`components.scoring.luck.dsr_of_12m_sharpe`); NaN if untestable.
+    """Posterior probability that each account's edge over the platform universe is positive, from its
+    `SKILL_EVIDENCE` t-stat and track record under the model's prior of edges; NaN without a t-stat.
 
     Raises:
         DataError: `features` lacks some of the `SCORING_FEATURES`.
     """
     require_scoring_features(features)
-    return dsr_of_12m_sharpe(features, constants.competing_accounts, constants.sharpe_variance)
+    return constants.skill_prior.probability_of_skill(features[SKILL_EVIDENCE], features["track_record_days"])
 
 
 def rank_order(frame: pd.DataFrame) -> pd.DataFrame:

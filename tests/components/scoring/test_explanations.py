@@ -76,3 +76,10 @@ def test_window_suffixes_read_as_words():
 def test_probability_of_skill_reads_as_a_percentage():
     assert probability_reason(0.874) == "probability of skill 87%"
     assert probability_reason(float("nan")) is None
+
+
+def test_a_low_probability_says_how_few_of_the_platform_have_an_edge():
+    assert probability_reason(0.02, no_skill_share=0.9) == (
+        "probability of skill 2% (on this platform an estimated 90% of accounts have no edge)"
+    )
+    assert probability_reason(0.8, no_skill_share=0.9) == "probability of skill 80%"  # nothing to explain

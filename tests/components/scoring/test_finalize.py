@@ -20,8 +20,10 @@ from components.scoring.luck import (
     expected_max_sharpe,
     fdr_skilled,
     probabilistic_sharpe_ratio,
-    psr_of_12m_sharpe,
 )
+from components.scoring.skill_probability import SkillPrior, fit_skill_prior, p_values
+
+PRIOR = SkillPrior(edges=(-1.0, 0.0, 1.0), weights=(0.1, 0.7, 0.2))
 
 CONSTANTS = ScoringConstants(
     neutral_score=-1.0,
@@ -33,6 +35,7 @@ CONSTANTS = ScoringConstants(
     competing_accounts=1,  # one account competing: the DSR is the PSR against 0
     sharpe_variance=0.004,
     fdr_p_cutoff=0.05,
+    skill_prior=PRIOR,
 )
 
 
@@ -46,6 +49,7 @@ def accounts(**columns) -> pd.DataFrame:
         "skew_12m": [0.0] * n,
         "kurtosis_12m": [3.0] * n,
         "hhi": [0.2] * n,
+        "universe_alpha_tstat_inception": [0.0] * n,
     }
     frame = pd.DataFrame(base | columns)
     if "returns_12m" not in columns:  # the 12-month window holds at most a year of returns
@@ -97,42 +101,52 @@ def test_ties_break_by_account_id():
     assert scores["account_id"].tolist() == ["a", "z"]
 
 
-def test_probability_of_skill_with_one_competitor_is_the_psr_of_the_12_month_sharpe_against_zero():
-    features = accounts(track_record_days=[101.0, 1000.0, 1.0], sharpe_12m=[0.1 * math.sqrt(252)] * 3)
+def test_probability_of_skill_is_the_posterior_of_the_universe_alpha_t_stat():
+    features = accounts(
+        universe_alpha_tstat_inception=[3.0, 3.0, np.nan], track_record_days=[1008.0, 63.0, 500.0]
+    )
     probability = probability_of_skill(features, CONSTANTS)
-    assert probability[0] == pytest.approx(0.840741, abs=1e-6)  # Φ(0.1 · sqrt(100) / sqrt(1.005))
-    phi = 0.5 * (1 + math.erf(0.1 * math.sqrt(251) / math.sqrt(1.005) / math.sqrt(2)))
-    assert probability[1] == pytest.approx(phi)  # a 12-month window: at most 252 returns
-    assert np.isnan(probability[2])
+    np.testing.assert_allclose(probability[:2], PRIOR.probability_of_skill([3.0, 3.0], [1008.0, 63.0]))
+    assert np.isnan(probability[2])  # no t-stat: no probability
 
 
-def test_missing_moments_count_as_normal():
-    features = accounts(sharpe_12m=[1.0, 1.0], skew_12m=[np.nan, 0.0], kurtosis_12m=[np.nan, 3.0])
-    first, second = probability_of_skill(features, CONSTANTS)
-    assert first == second
+def test_a_bull_market_sharpe_without_an_edge_is_no_evidence_of_skill():
+    features = accounts(sharpe_12m=[3.0, 0.0], track_record_days=[1008.0, 1008.0])  # both t-stats 0
+    scores = finalize_scores(features, [0.0, 0.0], constants=CONSTANTS).set_index("account_id")
+    assert scores.loc["acc-0", "probability_of_skill"] == scores.loc["acc-1", "probability_of_skill"]
+    assert not scores["fdr_pass"].any()
 
 
-def test_more_competitors_raise_the_bar_of_the_probability_of_skill():
-    features = accounts(sharpe_12m=[2.0, 2.0])
-    alone = probability_of_skill(features, CONSTANTS)
-    crowd = probability_of_skill(features, dataclasses.replace(CONSTANTS, competing_accounts=20_000))
-    assert (crowd < alone).all()
+def test_a_long_record_far_from_zero_is_likely_skilled():
+    features = accounts(universe_alpha_tstat_inception=[3.2], track_record_days=[1260.0])
+    assert probability_of_skill(features, CONSTANTS)[0] > 0.9  # never "3.2 standard errors" beside 1%
+
+
+def test_dsr_vs_best_of_n_is_the_psr_against_the_luckiest_of_n():
+    features = accounts(sharpe_12m=[2.0, 2.0, 2.0], track_record_days=[252.0, 252.0, 1.0])
+    crowd = dataclasses.replace(CONSTANTS, competing_accounts=20_000)
+    dsr = finalize_scores(features, [0.0] * 3, constants=crowd).set_index("account_id")["dsr_vs_best_of_n"]
     # DSR = PSR against the expected best of 20,000 skill-less Sharpe ratios of variance 0.004
     bar = expected_max_sharpe(20_000, 0.004)
     psr = probabilistic_sharpe_ratio(2.0 / math.sqrt(252), 252, 0.0, 3.0, benchmark=bar)
-    assert crowd[0] == pytest.approx(float(psr))
+    assert dsr["acc-0"] == pytest.approx(float(psr))
+    alone = finalize_scores(features, [0.0] * 3, constants=CONSTANTS).set_index("account_id")[
+        "dsr_vs_best_of_n"
+    ]
+    assert dsr["acc-0"] < alone["acc-0"]
+    assert np.isnan(dsr["acc-2"])  # one return
 
 
-def test_fdr_pass_applies_the_stored_cut_off_to_psr_p_values_whatever_is_scored_beside():
-    features = accounts(sharpe_12m=[3.0, 2.5, 1.0, 0.2, -1.0], track_record_days=[252.0] * 4 + [1.0])
-    p_values = 1 - psr_of_12m_sharpe(features)
-    cutoff = bh_cutoff(p_values, alpha=0.1)
+def test_fdr_pass_applies_the_stored_cut_off_to_the_same_p_values_whatever_is_scored_beside():
+    features = accounts(universe_alpha_tstat_inception=[4.0, 3.0, 1.0, 0.2, np.nan])
+    p = p_values(features["universe_alpha_tstat_inception"])
+    cutoff = bh_cutoff(p, alpha=0.1)
     constants = dataclasses.replace(CONSTANTS, fdr_p_cutoff=cutoff)
     together = finalize_scores(features, [0.0] * 5, constants=constants).set_index("account_id")
-    expected = fdr_skilled(p_values, alpha=0.1)[1]  # BH over these five is what the cut-off encodes
+    expected = fdr_skilled(p, alpha=0.1)[1]  # BH over these five is what the cut-off encodes
     assert together.loc[features["account_id"], "fdr_pass"].tolist() == expected.tolist()
     assert together.loc["acc-0", "fdr_pass"] and not together.loc["acc-3", "fdr_pass"]
-    assert not together.loc["acc-4", "fdr_pass"]  # one return: untested
+    assert not together.loc["acc-4", "fdr_pass"]  # no t-stat: untested
     alone = finalize_scores(features.iloc[[1]], [0.0], constants=constants)  # a feed of one candidate
     assert alone["fdr_pass"].tolist() == [together.loc["acc-1", "fdr_pass"]]
 
@@ -159,6 +173,7 @@ def test_constants_round_trip_through_model_version_tags_exactly():
         competing_accounts=12345,
         sharpe_variance=1 / 250,
         fdr_p_cutoff=0.0123,
+        skill_prior=SkillPrior(edges=(0.0, 0.5), weights=(0.75, 0.25)),
     )
     tags = constants.to_tags()
     assert set(tags) == {
@@ -171,6 +186,7 @@ def test_constants_round_trip_through_model_version_tags_exactly():
         registry.TAG_COMPETING_ACCOUNTS,
         registry.TAG_SHARPE_VARIANCE,
         registry.TAG_FDR_P_CUTOFF,
+        registry.TAG_SKILL_PRIOR,
     }
     assert all(isinstance(value, str) for value in tags.values())
     assert ScoringConstants.from_tags(tags | {registry.TAG_TRAIN_END: "2021-06-30"}) == constants
@@ -185,8 +201,20 @@ def test_missing_constants_are_named():
 
 
 def test_a_constant_that_is_not_a_number_is_named():
-    with pytest.raises(ValueError, match="prior_mean='high' is not a number"):
+    with pytest.raises(ValueError, match="prior_mean='high' is unusable"):
         ScoringConstants.from_tags(CONSTANTS.to_tags() | {registry.TAG_PRIOR_MEAN: "high"})
+
+
+def test_a_missing_skill_prior_is_named():
+    tags = CONSTANTS.to_tags()
+    del tags[registry.TAG_SKILL_PRIOR]
+    with pytest.raises(ValueError, match=r"\['skill_prior'\] are missing"):
+        ScoringConstants.from_tags(tags)
+
+
+def test_a_malformed_skill_prior_is_named():
+    with pytest.raises(ValueError, match="skill_prior='.*' is unusable: a skill prior is JSON"):
+        ScoringConstants.from_tags(CONSTANTS.to_tags() | {registry.TAG_SKILL_PRIOR: "[0.5, 0.5]"})
 
 
 def test_a_non_positive_prior_variance_is_an_error():
@@ -206,7 +234,17 @@ def test_fitted_constants_by_hand():
     assert constants.neutral_score == constants.prior_mean
     assert (constants.min_track_record_days, constants.concentration_penalty) == (63, 1.5)
     assert constants.competing_accounts == 4  # the established accounts: the 5-day one does not compete
-    assert constants.fdr_p_cutoff == bh_cutoff(1 - psr_of_12m_sharpe(features.iloc[:4]), alpha=0.1)
+    evidence = features["universe_alpha_tstat_inception"].iloc[:4]
+    assert constants.fdr_p_cutoff == bh_cutoff(p_values(evidence), alpha=0.1)
+    assert constants.skill_prior == fit_skill_prior(evidence, features["track_record_days"].iloc[:4])
+
+
+def test_without_any_t_stat_nobody_is_taken_to_be_skilled():
+    features = accounts(universe_alpha_tstat_inception=[np.nan, np.nan])
+    constants = fit_scoring_constants(
+        features, [0.0, 1.0], min_track_record_days=63, concentration_penalty=1.0
+    )
+    assert constants.skill_prior.no_skill_share == 1.0
 
 
 def test_luck_constants_come_from_the_latest_date_only():
@@ -216,6 +254,7 @@ def test_luck_constants_come_from_the_latest_date_only():
         features, [0, 1, 2, 3, 4], min_track_record_days=63, concentration_penalty=1.0
     )
     assert constants.competing_accounts == 2
+    assert constants.skill_prior == fit_skill_prior([0.0, 0.0], [252.0, 252.0])
     assert constants.sharpe_variance == pytest.approx(
         np.var([2.0 / math.sqrt(252), 9.0 / math.sqrt(252)], ddof=1)
     )
