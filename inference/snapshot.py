@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from components.scoring.explanations import phrase, probability_reason, reasons
-from components.scoring.finalize import ScoringConstants, finalize_scores
+from components.scoring.finalize import STATUS_ESTABLISHED, STATUS_NEW, ScoringConstants, finalize_scores
 from feature_repo.feature_schema import ENTITY_KEY
 from inference.experiment import CONTROL, control_scores
 from inference.feed_request import FeedRequest
@@ -36,6 +36,8 @@ FILTER_FEATURES = (RISK_FEATURE, *CONTROL_FEATURES)  # read beside the feed's fe
 SECTOR = "sector"  # an optional column of the retrieval index: an account's main sector
 MAX_SECTOR_SHARE = 0.4  # diversity: at most this share of a feed from one sector (when sectors are known)
 TOP_REASONS = 3
+MODEL_RANKING = "model"  # the feed's ranking: the served model's scores
+HEURISTIC_RANKING = "heuristic"  # the control heuristic: the control arm, or every viewer without a model
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class FeedSnapshot:
         built_at: Unix time of the build.
         degraded: Served while a newer snapshot could not be built, or restored from the cache.
         intraday: The day's fresh intraday values, aligned with the rows (None: none fresh).
+        ranking: ``model``, or ``heuristic`` when no model could score (no champion has passed the
+            gate, or the predictor is unreachable at start): every viewer then sees the heuristic.
     """
 
     columns: dict[str, np.ndarray]
@@ -61,6 +65,7 @@ class FeedSnapshot:
     built_at: float = field(default_factory=time.time)
     degraded: bool = False
     intraday: IntradayColumns | None = None
+    ranking: str = MODEL_RANKING
 
     def __post_init__(self):
         ids = self.columns[ENTITY_KEY]
@@ -81,13 +86,17 @@ class FeedSnapshot:
         """The same snapshot with the intraday `values` of its candidates (a fresh read, or the last)."""
         return replace(self, intraday=align(values, self.columns[ENTITY_KEY]))
 
+    def ranking_of(self, arm: str) -> str:
+        """The ranking a viewer of `arm` is served: the heuristic in control or without a model."""
+        return HEURISTIC_RANKING if arm == CONTROL or self.ranking == HEURISTIC_RANKING else MODEL_RANKING
+
     def select(self, request: FeedRequest, arm: str) -> np.ndarray:
         """Row numbers of the investors to show, best first: the arm's order, filtered, at most K.
 
         Raises:
             ValueError: The request filters by sector and the snapshot knows no sectors.
         """
-        order = self.control_order if arm == CONTROL else self.model_order
+        order = self.control_order if self.ranking_of(arm) == HEURISTIC_RANKING else self.model_order
         keep = np.ones(len(self), dtype=bool)
         if request.exclude_account_ids:
             rows = [self.position[a] for a in request.exclude_account_ids if a in self.position]
@@ -111,7 +120,7 @@ class FeedSnapshot:
         """The feed's investors at `rows`, ranked 1..n: the model's score, or the heuristic's in control,
         and what they did today (shown only: the order is never a day's return, which is mostly luck)."""
         c = self.columns
-        control = arm == CONTROL
+        control = self.ranking_of(arm) == HEURISTIC_RANKING
         score, why = (c["control_score"], c["control_reasons"]) if control else (c["score"], c["reasons"])
         return [
             {
@@ -131,7 +140,7 @@ class FeedSnapshot:
     def to_ipc(self) -> bytes:
         """The snapshot as Arrow IPC bytes (its metadata in the schema)."""
         table = pa.table({name: pa.array(list(values)) for name, values in self.columns.items()})
-        meta = {"model_version": self.model_version, "as_of_date": self.as_of_date}
+        meta = {"model_version": self.model_version, "as_of_date": self.as_of_date, "ranking": self.ranking}
         meta |= {"key": list(self.key), "built_at": self.built_at}
         table = table.replace_schema_metadata({"skillrank": json.dumps(meta)})
         sink = io.BytesIO()
@@ -152,6 +161,7 @@ class FeedSnapshot:
             tuple(meta["key"]),
             meta["built_at"],
             degraded=True,
+            ranking=meta.get("ranking", MODEL_RANKING),
         )
 
 
@@ -193,7 +203,6 @@ def build_snapshot(
         tuple(investor_reasons(dict(zip(input_names, contribution, strict=True)), row, p))
         for contribution, row, p in zip(values.tolist(), features, probability, strict=True)
     ]
-    roi, tenure = (_optional(rows, name) for name in CONTROL_FEATURES)
     columns = {
         ENTITY_KEY: ranked[ENTITY_KEY].astype(str).to_numpy(dtype=object),
         "score": ranked["score"].to_numpy(dtype=float),
@@ -202,12 +211,43 @@ def build_snapshot(
         "probability_of_skill": probability,
         "fdr_pass": ranked["fdr_pass"].to_numpy(dtype=bool),
         "reasons": _objects(explained),
+    }
+    return FeedSnapshot(columns | context_columns(rows), model_version, as_of_date, key)
+
+
+def context_columns(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """What every ranking shows and filters on: the control heuristic's score and reasons, risk, sector."""
+    roi, tenure = (_optional(rows, name) for name in CONTROL_FEATURES)
+    return {
         "control_score": control_scores(roi, tenure),
         "control_reasons": _objects([control_reasons(r, t) for r, t in zip(roi, tenure, strict=True)]),
         "risk": _optional(rows, RISK_FEATURE),
         SECTOR: rows[SECTOR].to_numpy(dtype=object) if SECTOR in rows else np.full(len(rows), None, object),
     }
-    return FeedSnapshot(columns, model_version, as_of_date, key)
+
+
+def heuristic_snapshot(
+    candidates: pd.DataFrame, *, min_track_record_days: int, as_of_date: str | None, key: tuple = ()
+) -> FeedSnapshot:
+    """The feed without a model: every candidate ranked by the control heuristic, marked ``heuristic``.
+
+    Served when no model can score (no champion has passed the gate yet, or the predictor cannot be
+    reached at start): the feed then shows what the platform would show without skillrank, and says
+    so, rather than a challenger the gate refused or nothing at all. Nothing is claimed about skill:
+    no probability of skill, no FDR flag.
+    """
+    days = np.nan_to_num(_optional(candidates, "track_record_days"), nan=0.0)
+    n = len(candidates)
+    columns = {
+        ENTITY_KEY: candidates[ENTITY_KEY].astype(str).to_numpy(dtype=object),
+        "score": np.full(n, np.nan),
+        "confidence": np.zeros(n),
+        "status": np.where(days >= min_track_record_days, STATUS_ESTABLISHED, STATUS_NEW).astype(object),
+        "probability_of_skill": np.full(n, np.nan),
+        "fdr_pass": np.zeros(n, dtype=bool),
+        "reasons": _objects([() for _ in range(n)]),
+    }
+    return FeedSnapshot(columns | context_columns(candidates), None, as_of_date, key, ranking=HEURISTIC_RANKING)
 
 
 def investor_reasons(contributions: dict[str, float], features: dict, probability: float) -> list[str]:

@@ -53,7 +53,7 @@ from inference.feed_request import FeedRequest, parse_v1, parse_v2
 from inference.intraday import READ_TIMEOUT_SECONDS, RETURN, TRADES, IntradayValues, read_intraday
 from inference.prediction_log import FeedRecord, PredictionLog
 from inference.server import add_server_flags, check_deadline, load_or_wait, model_server
-from inference.snapshot import FILTER_FEATURES, SECTOR, FeedSnapshot, build_snapshot
+from inference.snapshot import FILTER_FEATURES, SECTOR, FeedSnapshot, build_snapshot, heuristic_snapshot
 
 logger = logging.getLogger(__name__)
 SWITCH_INTERVAL_SECONDS = 0.001
@@ -127,6 +127,8 @@ class RetrievalTransformer(kserve.Model):
             snapshot = loop.run_until_complete(self._build_once())
         except Exception as e:
             snapshot = self.cache_.load() if self.cache_ is not None else None
+            if snapshot is None:  # no model has scored a feed yet: the heuristic, flagged, if it can be read
+                snapshot = self._heuristic_or_none(loop)
             if snapshot is None:
                 raise RuntimeError(
                     f"cannot build the feed ({e}) and no cached feed is configured or saved"
@@ -143,6 +145,14 @@ class RetrievalTransformer(kserve.Model):
         self._swap(snapshot)
         self.ready = True
         return self.ready
+
+    def _heuristic_or_none(self, loop: asyncio.AbstractEventLoop) -> FeedSnapshot | None:
+        """The heuristic feed, or None when even the candidates cannot be read (no index, no store)."""
+        try:
+            return loop.run_until_complete(self._build_heuristic())
+        except Exception as e:
+            logger.warning("cannot serve the heuristic feed either: %s", e)
+            return None
 
     async def reload(self) -> str | None:
         """Build a snapshot now and swap it in (``POST .../load``); returns the model version it serves.
@@ -213,6 +223,7 @@ class RetrievalTransformer(kserve.Model):
             "model_version": snapshot.model_version,
             "as_of_date": snapshot.as_of_date,
             "arm": arm,
+            "ranking": snapshot.ranking_of(arm),
             "degraded": snapshot.degraded,
             "candidates": len(snapshot),
         }
@@ -276,18 +287,36 @@ class RetrievalTransformer(kserve.Model):
             # milliseconds to make (its TLS context), which would stall the requests of the moment.
             self._client, self._client_loop = new_rest_client(self.predictor_timeout), None
 
-    async def _build(self) -> FeedSnapshot:
-        """A new snapshot: index, online features, the predictor's scores and contributions, finalize."""
-        started = time.perf_counter()
+    async def _candidates(self) -> tuple[pd.DataFrame, str | None, tuple]:
+        """The retrieval index's candidates with their online features, its as-of date and stamp."""
         if getattr(self, "store_", None) is None:  # started before the first run published (or a worker)
             await asyncio.to_thread(self._open_store)
         index, stamp = await asyncio.to_thread(self._read_index)
         with metrics.SNAPSHOT_SECONDS.labels("features").time():
             candidates = await self._online_features(index)
-        with metrics.SNAPSHOT_SECONDS.labels("predictor").time():
-            scores, contributions, version, constants = await self._score(candidates[self.input_names_])
         as_of = index[EVENT_TIMESTAMP].max() if len(index) else None
         as_of_date = None if as_of is None or pd.isna(as_of) else str(pd.Timestamp(as_of).date())
+        return candidates, as_of_date, stamp
+
+    async def _build_heuristic(self) -> FeedSnapshot:
+        """The feed without a model (`inference.snapshot.heuristic_snapshot`), degraded until one scores."""
+        candidates, as_of_date, stamp = await self._candidates()
+        key = (None, stamp, await asyncio.to_thread(self._materialized_at))
+        snapshot = heuristic_snapshot(
+            candidates,
+            min_track_record_days=self.settings.min_track_record_days,
+            as_of_date=as_of_date,
+            key=key,
+        )
+        logger.warning("no model can score the feed: serving the heuristic ranking of %d candidates", len(snapshot))
+        return snapshot.with_intraday(await self._read_intraday(snapshot.columns[ENTITY_KEY])).mark_degraded()
+
+    async def _build(self) -> FeedSnapshot:
+        """A new snapshot: index, online features, the predictor's scores and contributions, finalize."""
+        started = time.perf_counter()
+        candidates, as_of_date, stamp = await self._candidates()
+        with metrics.SNAPSHOT_SECONDS.labels("predictor").time():
+            scores, contributions, version, constants = await self._score(candidates[self.input_names_])
         key = (version, stamp, await asyncio.to_thread(self._materialized_at))
         with metrics.SNAPSHOT_SECONDS.labels("finalize").time():
             snapshot = await asyncio.to_thread(

@@ -43,6 +43,19 @@ def wait_for(url: str, code: int, processes: list[subprocess.Popen], timeout: fl
         time.sleep(0.2)
 
 
+def wait_for_ranking(url: str, ranking: str, processes: list[subprocess.Popen], timeout: float = 60):
+    """The first feed whose reply says it serves `ranking` (every other reply must be a 200 too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        feed = httpx.post(url, json={"top_k": 5}, timeout=5)
+        assert feed.status_code == 200, feed.text
+        if feed.json()["ranking"] == ranking:
+            return feed
+        assert all(process.poll() is None for process in processes), "a server exited"
+        assert time.monotonic() < deadline, f"the feed did not serve the {ranking} within {timeout:g} s"
+        time.sleep(0.2)
+
+
 def test_servers_wait_not_ready_for_the_first_champion_then_serve(tmp_path):
     root = tmp_path / "data"
     settings = Settings(data_root=root, serving_poll_seconds=0.5, top_k=5)
@@ -73,7 +86,8 @@ def test_servers_wait_not_ready_for_the_first_champion_then_serve(tmp_path):
 
             for url in urls:
                 wait_for(f"{url}/v2/models/{MODEL}/ready", 200, processes)
-            feed = httpx.post(f"{urls[1]}/v1/models/{MODEL}:predict", json={"top_k": 5})
+            # Features and an index before the champion: the heuristic, flagged, until the model scores.
+            feed = wait_for_ranking(f"{urls[1]}/v1/models/{MODEL}:predict", "model", processes)
             assert feed.status_code == 200, feed.text
             assert feed.json()["model_version"] == world.model_version
             assert len(feed.json()["investors"]) == 5

@@ -203,6 +203,35 @@ def test_the_treatment_arm_sees_the_model_s_order(world, predictor, transformer)
     assert result["investors"] == feed(transformer, {"top_k": 10})["investors"]
 
 
+def test_without_a_model_every_viewer_gets_the_heuristic_flagged_until_one_scores(world, predictor):
+    # A fresh install, or no challenger has passed the gate: the predictor has no champion to serve.
+    model = RetrievalTransformer(world.settings.model_name, world.settings.model_copy(update={"ab_treatment_share": 1.0}))
+
+    async def no_champion(request):
+        raise InferenceError("Model with name skillrank is not ready.")
+
+    model.call_predictor = no_champion
+    assert model.load() and model.ready
+    result = feed(model, {"viewer_id": "u-1", "top_k": 10})
+    assert result["arm"] == TREATMENT  # a treatment viewer, yet no model to show
+    assert (result["ranking"], result["model_version"], result["degraded"]) == ("heuristic", None, True)
+    rows = world.latest.loc[index(world)["account_id"]]
+    heuristic = (rows["roi_since_inception"] * np.log1p(rows["tenure_days"])).sort_values(ascending=False)
+    assert [i["account_id"] for i in result["investors"]] == heuristic.index[:10].tolist()
+    assert all(i["probability_of_skill"] is None and not i["fdr_pass"] for i in result["investors"])
+
+    model.call_predictor = wire(predictor)  # the first champion is promoted
+    assert asyncio.run(model.reload()) == world.model_version
+    result = feed(model, {"viewer_id": "u-1", "top_k": 10})
+    assert (result["ranking"], result["model_version"], result["degraded"]) == ("model", world.model_version, False)
+
+
+def test_the_reply_says_which_ranking_each_arm_is_served(world, predictor):
+    control = feed(make_transformer(world, predictor, ab_treatment_share=0.0), {"viewer_id": "u-1"})
+    treatment = feed(make_transformer(world, predictor, ab_treatment_share=1.0), {"viewer_id": "u-1"})
+    assert (control["ranking"], treatment["ranking"]) == ("heuristic", "model")
+
+
 def test_a_v2_feed_request_gets_the_feed_as_tensors(transformer):
     request = InferRequest(
         transformer.name,
