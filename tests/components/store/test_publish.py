@@ -30,7 +30,12 @@ def published(tmp_path_factory) -> tuple[Settings, pd.DataFrame, dict]:
 def test_publish_reports_the_latest_date_and_the_candidates(published):
     settings, _, result = published
     index = pd.read_parquet(settings.layout.retrieval_index)
-    assert result == {"latest_as_of": str(AS_OF_DATES[-1].date()), "candidates": len(index)}
+    assert result == {
+        "latest_as_of": str(AS_OF_DATES[-1].date()),
+        "candidates": len(index),
+        "online_accounts": N_ACCOUNTS,
+        "online_written": N_ACCOUNTS,
+    }
 
 
 def test_every_feature_service_is_registered_with_its_features(published):
