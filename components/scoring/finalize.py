@@ -316,24 +316,37 @@ def fit_scoring_constants(
 
 def luck_constants(established: pd.DataFrame) -> dict[str, float | int | SkillPrior]:
     """From the latest date's established rows: the prior of edges and the BH cut-off of the skill
-    evidence, and N and V of the Deflated Sharpe Ratio.
-
-    One date, so that each account counts once (its t-stats of successive months are nearly the same
-    evidence). Without any t-stat among them, nobody is taken to be skilled (`NO_EVIDENCE_PRIOR`).
-    """
-    if EVENT_TIMESTAMP in established.columns:
-        established = established[established[EVENT_TIMESTAMP] == established[EVENT_TIMESTAMP].max()]
-    evidence = established[SKILL_EVIDENCE].to_numpy(dtype=float)
-    days = established["track_record_days"].to_numpy(dtype=float)
-    has_evidence = np.isfinite(evidence) & (np.nan_to_num(days, nan=0.0) > 0)
+    evidence, and N and V of the Deflated Sharpe Ratio."""
+    established = latest_date(established)
     sharpe = per_day_sharpe(established)
     tested = sharpe[np.isfinite(sharpe)]
     return {
         "competing_accounts": max(len(tested), 1),
         "sharpe_variance": float(np.var(tested, ddof=1)) if len(tested) > 1 else 0.0,
-        "fdr_p_cutoff": bh_cutoff(p_values(evidence), alpha=FDR_ALPHA),
-        "skill_prior": fit_skill_prior(evidence, days) if has_evidence.any() else NO_EVIDENCE_PRIOR,
+        "fdr_p_cutoff": bh_cutoff(p_values(established[SKILL_EVIDENCE]), alpha=FDR_ALPHA),
+        "skill_prior": latest_skill_prior(established),
     }
+
+
+def latest_skill_prior(established: pd.DataFrame) -> SkillPrior:
+    """The prior of edges (`fit_skill_prior`) of the latest date's established rows.
+
+    One date, so that each account counts once (its t-stats of successive months are nearly the same
+    evidence). Without any t-stat among them, nobody is taken to be skilled (`NO_EVIDENCE_PRIOR`).
+    """
+    established = latest_date(established)
+    evidence = established[SKILL_EVIDENCE].to_numpy(dtype=float)
+    days = np.nan_to_num(established["track_record_days"].to_numpy(dtype=float), nan=0.0)
+    if not np.any(np.isfinite(evidence) & (days > 0)):
+        return NO_EVIDENCE_PRIOR
+    return fit_skill_prior(evidence, days)
+
+
+def latest_date(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the latest as-of date (all of them without ``as_of_date``)."""
+    if EVENT_TIMESTAMP not in rows.columns:
+        return rows
+    return rows[rows[EVENT_TIMESTAMP] == rows[EVENT_TIMESTAMP].max()]
 
 
 def require_scoring_features(features: pd.DataFrame) -> None:
@@ -365,7 +378,12 @@ def probability_of_skill(features: pd.DataFrame, constants: ScoringConstants) ->
         DataError: `features` lacks some of the `SCORING_FEATURES`.
     """
     require_scoring_features(features)
-    return constants.skill_prior.probability_of_skill(features[SKILL_EVIDENCE], features["track_record_days"])
+    return probability_of_skill_of(features, constants.skill_prior)
+
+
+def probability_of_skill_of(features: pd.DataFrame, prior: SkillPrior) -> np.ndarray:
+    """`SkillPrior.probability_of_skill` of the rows' `SKILL_EVIDENCE` and ``track_record_days``."""
+    return prior.probability_of_skill(features[SKILL_EVIDENCE], features["track_record_days"])
 
 
 def rank_order(frame: pd.DataFrame) -> pd.DataFrame:
