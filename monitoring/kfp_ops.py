@@ -65,10 +65,17 @@ def drift_op(
 
 
 @step
-def proxy_op(
-    data_root: str, config_file: str, record: Input[Dataset], proxy: Output[Artifact], plot: Output[HTML]
+def series_op(
+    data_root: str,
+    config_file: str,
+    series_name: str,
+    record: Input[Dataset],
+    series: Output[Artifact],
+    plot: Output[HTML],
 ):
-    """Proxy labels: the next trading day of the feed's top K against the platform, and the score's IC."""
+    """One series of the record (`monitoring.job.SERIES_STEPS`): ``proxy`` (the next trading day of the
+    feed's top K against the platform, and the score's IC), ``realised`` (NDCG@100 and IC of the past
+    dates whose label has matured) or ``churn`` (top-10 churn, date over date)."""
     from components.config.settings import Settings
     from components.config.tracking import mlflow_client
     from components.console import configure_logging
@@ -76,37 +83,7 @@ def proxy_op(
 
     configure_logging()
     settings = Settings.for_step(data_root, config_file)
-    series_artifacts(settings, mlflow_client(settings), "proxy", proxy.path, plot.path)
-
-
-@step
-def realised_op(
-    data_root: str, config_file: str, record: Input[Dataset], realised: Output[Artifact], plot: Output[HTML]
-):
-    """Realised NDCG@100 and IC of the feed's past dates whose label has matured."""
-    from components.config.settings import Settings
-    from components.config.tracking import mlflow_client
-    from components.console import configure_logging
-    from monitoring.job import series_artifacts
-
-    configure_logging()
-    settings = Settings.for_step(data_root, config_file)
-    series_artifacts(settings, mlflow_client(settings), "realised", realised.path, plot.path)
-
-
-@step
-def churn_op(
-    data_root: str, config_file: str, record: Input[Dataset], churn: Output[Artifact], plot: Output[HTML]
-):
-    """Top-10 churn of the feed, date over date."""
-    from components.config.settings import Settings
-    from components.config.tracking import mlflow_client
-    from components.console import configure_logging
-    from monitoring.job import series_artifacts
-
-    configure_logging()
-    settings = Settings.for_step(data_root, config_file)
-    series_artifacts(settings, mlflow_client(settings), "churn", churn.path, plot.path)
+    series_artifacts(settings, mlflow_client(settings), series_name, series.path, plot.path)
 
 
 @step

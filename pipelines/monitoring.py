@@ -15,7 +15,8 @@ reads state that changes under it). The local runner ignores all of that.
 
 from kfp import dsl
 
-from monitoring.kfp_ops import churn_op, decide_op, drift_op, proxy_op, realised_op, record_op, trigger_op
+from monitoring.job import SERIES_STEPS
+from monitoring.kfp_ops import decide_op, drift_op, record_op, series_op, trigger_op
 from pipelines.training import (
     CONFIG_MAP,
     DATA_MOUNT,
@@ -32,9 +33,7 @@ SMALL = Resources("250m", "1", "1Gi", "2Gi")
 STEP_RESOURCES = {
     "record-op": Resources("1", "2", "2Gi", "4Gi"),  # scores the windows no feed recorded
     "drift-op": Resources("1", "2", "2Gi", "4Gi"),
-    "proxy-op": SMALL,
-    "realised-op": SMALL,
-    "churn-op": SMALL,
+    "series-op": SMALL,  # proxy labels, realised labels, churn
     "decide-op": SMALL,
     "trigger-op": SMALL,
 }
@@ -76,19 +75,14 @@ def monitoring_pipeline(
     record_task = in_cluster(record_op(**step_args), names)
     record = record_task.outputs["record"]
     drift_task = in_cluster(drift_op(record=record, **step_args), names)
-    proxy_task = in_cluster(proxy_op(record=record, **step_args), names)
-    realised_task = in_cluster(realised_op(record=record, **step_args), names)
-    churn_task = in_cluster(churn_op(record=record, **step_args), names)
+    series = {
+        name: in_cluster(series_op(series_name=name, record=record, **step_args), names)
+        .set_display_name(name)
+        .outputs["series"]
+        for name in SERIES_STEPS
+    }
     decide_task = in_cluster(
-        decide_op(
-            until_retrain=until_retrain,
-            drift=drift_task.outputs["drift"],
-            proxy=proxy_task.outputs["proxy"],
-            realised=realised_task.outputs["realised"],
-            churn=churn_task.outputs["churn"],
-            **step_args,
-        ),
-        names,
+        decide_op(until_retrain=until_retrain, drift=drift_task.outputs["drift"], **series, **step_args), names
     )
     with dsl.If(decide_task.outputs["Output"] == True, name="retrain"):  # noqa: E712 (KFP condition)
         in_cluster(trigger_op(source=source, decision=decide_task.outputs["decision"], **step_args), names)

@@ -4,6 +4,7 @@ condition; and it runs with the KFP local runner, where the trigger runs when th
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -17,9 +18,7 @@ ARTIFACT, HTML, DATASET = "system.Artifact", "system.HTML", "system.Dataset"
 ARTIFACTS = {
     "comp-record-op": ({}, {"record": DATASET}),
     "comp-drift-op": ({"record": DATASET}, {"drift": ARTIFACT, "report": HTML, "metrics": "system.Metrics"}),
-    "comp-proxy-op": ({"record": DATASET}, {"proxy": ARTIFACT, "plot": HTML}),
-    "comp-realised-op": ({"record": DATASET}, {"realised": ARTIFACT, "plot": HTML}),
-    "comp-churn-op": ({"record": DATASET}, {"churn": ARTIFACT, "plot": HTML}),
+    "comp-series-op": ({"record": DATASET}, {"series": ARTIFACT, "plot": HTML}),
     "comp-decide-op": (
         {"drift": ARTIFACT, "proxy": ARTIFACT, "realised": ARTIFACT, "churn": ARTIFACT},
         {"decision": ARTIFACT, "report": HTML},
@@ -61,20 +60,22 @@ def test_the_trigger_runs_only_when_the_decision_says_retrain(spec):
 
 def test_the_series_read_the_record_and_the_decision_reads_the_series(spec):
     root = spec["root"]["dag"]["tasks"]
-    for name in ("drift-op", "proxy-op", "realised-op", "churn-op"):
+    series = {name: task for name, task in root.items() if name.startswith("series-op")}
+    for name in ["drift-op", *series]:
         assert (
             root[name]["inputs"]["artifacts"]["record"]["taskOutputArtifact"]["producerTask"] == "record-op"
         )
+    # One component, three tasks: each named in the UI by the series it computes.
+    shown = {
+        task["taskInfo"]["name"]: task["inputs"]["parameters"]["series_name"]["runtimeValue"]["constant"]
+        for task in series.values()
+    }
+    assert shown == {"proxy": "proxy", "realised": "realised", "churn": "churn"}
     producers = {
-        key: source["taskOutputArtifact"]["producerTask"]
+        key: root[source["taskOutputArtifact"]["producerTask"]]["taskInfo"]["name"]
         for key, source in root["decide-op"]["inputs"]["artifacts"].items()
     }
-    assert producers == {
-        "drift": "drift-op",
-        "proxy": "proxy-op",
-        "realised": "realised-op",
-        "churn": "churn-op",
-    }
+    assert producers == {"drift": "drift-op", "proxy": "proxy", "realised": "realised", "churn": "churn"}
 
 
 def test_each_step_takes_and_gives_typed_artifacts(spec):
@@ -96,15 +97,16 @@ def test_each_step_takes_and_gives_typed_artifacts(spec):
 def test_every_step_runs_the_project_image_uncached_with_its_size(spec, package):
     executors = spec["deploymentSpec"]["executors"]
     assert {e["container"]["image"] for e in executors.values()} == {IMAGE}
-    assert {name.removeprefix("exec-") for name in executors} == set(STEP_RESOURCES)
+    # A component used again gets its executor a suffix (series-op-2): each is sized as its component.
+    assert {re.sub(r"-\d+$", "", name.removeprefix("exec-")) for name in executors} == set(STEP_RESOURCES)
     tasks = dict(spec["root"]["dag"]["tasks"])
     tasks |= spec["components"]["comp-condition-1"]["dag"]["tasks"]
-    steps = {name: task for name, task in tasks.items() if name.endswith("-op")}
-    assert len(steps) == len(STEP_RESOURCES)
+    steps = {name: task for name, task in tasks.items() if "-op" in name}
+    assert len(steps) == len(STEP_RESOURCES) + 2  # the series component runs three times
     assert all(task["cachingOptions"] == {} for task in steps.values())  # caching off: no enableCache
     platform = list(yaml.safe_load_all(package.read_text()))[1]["platforms"]["kubernetes"]["deploymentSpec"]
     mounted = {name: config["pvcMount"][0]["mountPath"] for name, config in platform["executors"].items()}
-    assert set(mounted.values()) == {"/data"} and len(mounted) == len(STEP_RESOURCES)
+    assert set(mounted.values()) == {"/data"} and set(mounted) == set(executors)
 
 
 @pytest.mark.e2e
