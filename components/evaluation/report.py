@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from components.evaluation.calibration import Calibration
 from components.evaluation.evaluate import SKILL, Evaluation, backtest_table
 from feature_repo.feature_schema import EVENT_TIMESTAMP
 
@@ -187,7 +188,23 @@ def backtest_section(evaluation: Evaluation) -> str:
     )
 
 
-def report_html(evaluation: Evaluation, title: str) -> str:
+def calibration_section(calibration: Calibration | None) -> str:
+    """The probability of skill against latent skill: the reliability table, ECE and Brier score (no
+    section without latent skill, which the overview already says)."""
+    if calibration is None:
+        return ""
+    text = (
+        f"Out of sample: each walk-forward test date's {calibration.accounts:,} established account-dates, "
+        "scored with the prior of edges fitted on the latest training date of their fold, against "
+        f"{SKILL} > 0. Expected calibration error {calibration.ece:.3f}, Brier score "
+        f"{calibration.brier:.3f}. A calibrated probability has each bin's share of skilled accounts "
+        "close to its mean probability."
+    )
+    table = table_html(calibration.table.set_index("bin"))
+    return section("Calibration of the probability of skill", paragraph(text), table)
+
+
+def report_html(evaluation: Evaluation, title: str, calibration: Calibration | None = None) -> str:
     """The whole report as one HTML document."""
     sections = [
         overview_section(evaluation),
@@ -196,6 +213,7 @@ def report_html(evaluation: Evaluation, title: str) -> str:
         stability_section(evaluation),
         lucky_section(evaluation),
         backtest_section(evaluation),
+        calibration_section(calibration),
     ]
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -204,12 +222,16 @@ def report_html(evaluation: Evaluation, title: str) -> str:
 
 
 def write_evaluation_report(
-    evaluation: Evaluation, out_dir: Path | str, *, title: str = "skillrank walk-forward evaluation"
+    evaluation: Evaluation,
+    out_dir: Path | str,
+    *,
+    title: str = "skillrank walk-forward evaluation",
+    calibration: Calibration | None = None,
 ) -> Path:
     """Write the self-contained HTML report into `out_dir` (created if needed) and return its path."""
     path = Path(out_dir) / REPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(evaluation, title), encoding="utf-8")
+    path.write_text(report_html(evaluation, title, calibration), encoding="utf-8")
     return path
 
 

@@ -20,6 +20,7 @@ from components.config.layout import DataLayout
 from components.config.settings import Settings
 from components.config.tracking import Tracking
 from components.errors import DataError
+from components.evaluation.calibration import Calibration, walk_forward_calibration
 from components.evaluation.evaluate import Evaluation, evaluate_scorers, has_skill
 from components.evaluation.report import evaluation_summary, write_evaluation_report
 from components.ranking.baselines import BASELINES
@@ -31,6 +32,7 @@ from components.ranking.learner import (
     final_training_dates,
     fit_booster,
     horizon_days,
+    labelled_folds,
     predict,
     resolve_label,
 )
@@ -99,7 +101,9 @@ def train_and_register(layout: DataLayout, settings: Settings, tracking: Trackin
     with mlflow.start_run(experiment_id=tracking.experiment_id, run_name="train") as run:
         log_run(settings, result, train_dates)
         mlflow.log_metrics(comparison)
-        report, evaluation = write_evaluation(layout, result, settings.label)
+        report, evaluation = write_evaluation(
+            layout, result, settings.label, skill_calibration(frame, settings)
+        )
         log_cpcv(cpcv_metrics(frame, settings, result.objective))
         version = register_challenger(
             booster, settings, result, train_dates, constants, target, tracking.client
@@ -210,17 +214,30 @@ def log_cpcv(splits: pd.DataFrame) -> None:
     )
 
 
-def write_evaluation(layout: DataLayout, result: WalkForwardResult, label: str) -> tuple[Path, Evaluation]:
+def skill_calibration(frame: pd.DataFrame, settings: Settings) -> Calibration | None:
+    """The probability of skill of the walk-forward's test dates against latent skill (None without it),
+    each fold's prior fitted on its own training rows."""
+    return walk_forward_calibration(
+        frame, labelled_folds(frame, settings), min_track_record_days=settings.min_track_record_days
+    )
+
+
+def write_evaluation(
+    layout: DataLayout, result: WalkForwardResult, label: str, calibration: Calibration | None = None
+) -> tuple[Path, Evaluation]:
     """The evaluation of the model, the ceiling and every baseline, its report logged to the active run.
 
     The top-100 turnover the gate's guardrail reads is ``evaluation.turnover`` (``turnover_k`` 100).
+    With `calibration`, the report has its section and the run its ``calibration_*`` metrics.
     """
     scorers = [name for name in ("model", "ceiling", "survivors_only") if name in result.evaluation_frame]
     evaluation = evaluate_scorers(
         result.evaluation_frame, [*scorers, *BASELINES], turnover_k=NDCG_K, label=label
     )
     mlflow.log_metrics({f"eval_{k}": v for k, v in evaluation_summary(evaluation).items()})
-    report = write_evaluation_report(evaluation, layout.reports / "evaluation")
+    if calibration is not None:
+        mlflow.log_metrics(calibration.metrics())
+    report = write_evaluation_report(evaluation, layout.reports / "evaluation", calibration=calibration)
     mlflow.log_artifact(str(report))
     return report, evaluation
 

@@ -37,8 +37,8 @@ TRADING_DAYS_PER_YEAR = 252
 # Annualised edges from -3 to 3 by 0.1, 0 exactly among them: wider than any trader's information ratio.
 EDGE_GRID: tuple[float, ...] = tuple(round(step / 10, 1) for step in range(-30, 31))
 STOREY_LAMBDA = 0.5  # p-values above it are mostly of accounts with no edge (Storey, 2002)
-_STORED_WEIGHT_FLOOR = 1e-7  # atoms lighter than this are left out of the stored prior
-_SUM_TOLERANCE = 1e-3  # stored weights are rounded: their sum may miss 1 by a little
+_WEIGHT_FLOOR = 1e-7  # a fitted prior drops atoms lighter than this: its JSON stays one short tag
+_SUM_TOLERANCE = 1e-6
 
 
 def evidence_scale(track_record_days: ArrayLike) -> np.ndarray:
@@ -134,18 +134,13 @@ class SkillPrior:
         return probability
 
     def to_json(self) -> str:
-        """Compact JSON ``{"edges": [...], "weights": [...]}`` of the atoms that carry weight.
+        """Compact JSON ``{"edges": [...], "weights": [...]}``; `from_json` reads it back exactly.
 
         Example:
-            >>> SkillPrior(edges=(-1.0, 0.0, 1.0), weights=(0.0, 0.75, 0.25)).to_json()
+            >>> SkillPrior(edges=(0.0, 1.0), weights=(0.75, 0.25)).to_json()
             '{"edges":[0.0,1.0],"weights":[0.75,0.25]}'
         """
-        kept = [(e, w) for e, w in zip(self.edges, self.weights, strict=True) if w >= _STORED_WEIGHT_FLOOR]
-        total = sum(w for _, w in kept)
-        return json.dumps(
-            {"edges": [e for e, _ in kept], "weights": [float(f"{w / total:.6g}") for _, w in kept]},
-            separators=(",", ":"),
-        )
+        return json.dumps({"edges": list(self.edges), "weights": list(self.weights)}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: object) -> SkillPrior:
@@ -162,8 +157,7 @@ class SkillPrior:
             raise ValueError(
                 f'a skill prior is JSON {{"edges": [...], "weights": [...]}}, got {str(text)[:80]!r}'
             ) from e
-        total = sum(weights)
-        return cls(edges=edges, weights=tuple(w / total for w in weights) if total > 0 else weights)
+        return cls(edges=edges, weights=weights)
 
 
 def no_skill_share(t_stats: ArrayLike, *, lam: float = STOREY_LAMBDA) -> float:
@@ -254,4 +248,6 @@ def fit_skill_prior(
         weights = updated
         if converged:
             break
-    return SkillPrior(edges=tuple(float(e) for e in grid), weights=tuple(float(w) for w in weights))
+    kept = weights >= _WEIGHT_FLOOR
+    weights = weights[kept] / weights[kept].sum()
+    return SkillPrior(edges=tuple(float(e) for e in grid[kept]), weights=tuple(float(w) for w in weights))

@@ -88,3 +88,17 @@ def test_walk_forward_calibration_of_a_separable_world_is_good():
     folds = [Fold(tuple(DATES[:1]), DATES[1]), Fold(tuple(DATES[:2]), DATES[2])]
     result = walk_forward_calibration(panel(), folds, min_track_record_days=63)
     assert result.ece < 0.1 and result.brier < 0.1
+
+
+def test_the_report_shows_the_calibration_section(tmp_path):
+    from components.evaluation.evaluate import evaluate_scorers
+    from components.evaluation.report import write_evaluation_report
+    from tests.components.evaluation.test_evaluate import SCORERS, world
+
+    evaluation = evaluate_scorers(world(), SCORERS, k_list=(5, 10), lucky_k=5, follower_k=5)
+    result = calibration([True, False, False, True], [0.9, 0.1, 0.1, 0.7])
+    page = write_evaluation_report(evaluation, tmp_path, calibration=result).read_text(encoding="utf-8")
+    assert "Calibration of the probability of skill" in page
+    assert f"Expected calibration error {result.ece:.3f}" in page
+    plain = write_evaluation_report(evaluation, tmp_path / "plain").read_text(encoding="utf-8")
+    assert "Calibration of the probability of skill" not in plain
