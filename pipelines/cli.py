@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from components.config.settings import Settings
 from components.console import configure_logging
 from components.errors import DataError
+from components.simulator.params import WorldParams
 
 DEMO_WORLD = "demo-world"
 EXIT_USER_ERROR = 2
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--end", type=date.fromisoformat, default=date(2021, 12, 31), help="last day, YYYY-MM-DD"
     )
     simulate.add_argument("--seed", type=int, default=7, help="random seed")
+    simulate.add_argument(
+        "--skill-prevalence",
+        type=float,
+        default=round(WorldParams().skill_prevalence, 6),
+        help="share of accounts with any skill, 2/3 of them positive (0: a world where nobody is skilled)",
+    )
     simulate.add_argument("--out", type=Path, help=f"output directory (default: <data root>/{DEMO_WORLD})")
     simulate.set_defaults(handler=cmd_simulate)
 
@@ -189,7 +196,11 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     settings = settings_from(args)
     out = args.out or settings.data_root / DEMO_WORLD
-    summary = simulate_world(out, args.accounts, args.start, args.end, args.seed)
+    try:
+        params = WorldParams.with_skill_prevalence(args.skill_prevalence)
+    except ValueError as e:
+        raise DataError(f"--skill-prevalence: {e}") from e
+    summary = simulate_world(out, args.accounts, args.start, args.end, args.seed, params=params)
     print(json.dumps(summary, indent=2, default=str))
     print(f"world written to {out}")
 

@@ -12,6 +12,7 @@ session that timestamps a fill, and the bits of an account's trade sequence in a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -63,3 +64,31 @@ class WorldParams:
     regime_share: float = 0.6
     regime_holdings: int = 1
     regime_leverage: float = 0.5
+
+    @property
+    def skill_prevalence(self) -> float:
+        """The share of accounts with any skill, positive or negative."""
+        return self.share_skilled + self.share_negative
+
+    @classmethod
+    def with_skill_prevalence(cls, prevalence: float, **knobs) -> WorldParams:
+        """A world where a share `prevalence` of the accounts has skill, split between positive and
+        negative skill as in the demo world (2 to 1); 0 is a world where nobody is skilled.
+
+        Raises:
+            ValueError: `prevalence` outside [0, 1].
+
+        Example:
+            >>> params = WorldParams.with_skill_prevalence(0.6)
+            >>> round(params.share_skilled, 3), round(params.share_negative, 3)
+            (0.4, 0.2)
+            >>> WorldParams.with_skill_prevalence(0.0).skill_prevalence
+            0.0
+        """
+        if not 0 <= prevalence <= 1:
+            raise ValueError(f"the skill prevalence is a share of accounts in [0, 1], got {prevalence}")
+        demo = cls()
+        if math.isclose(prevalence, demo.skill_prevalence):  # the demo world's own shares, to the byte
+            return cls(**knobs)
+        positive = demo.share_skilled / demo.skill_prevalence
+        return cls(share_skilled=prevalence * positive, share_negative=prevalence * (1 - positive), **knobs)
