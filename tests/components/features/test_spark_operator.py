@@ -12,13 +12,9 @@ through the real client, so paths, verbs and bodies are the ones a cluster recei
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import kubernetes.client
 import pandas as pd
 import pytest
 import yaml
@@ -36,6 +32,7 @@ from components.features.spark_operator import (
     table_counts,
 )
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
+from tests.kubernetes_double import KubernetesApiDouble, status
 
 MANIFEST = (
     Path(__file__).resolve().parents[3]
@@ -48,11 +45,6 @@ ROUTE = re.compile(
     rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/(?P<plural>[a-z]+)(?:/(?P<name>[^/?]+))?$"
 )
 SPARK_LABEL = {"app.kubernetes.io/name": "skillrank-features-spark"}
-
-
-def status(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}  # fmt: skip
 
 
 def operator_status(state: str, name: str, message: str = "") -> dict:
@@ -68,38 +60,26 @@ def operator_status(state: str, name: str, message: str = "") -> dict:
     return found
 
 
-class SparkOperatorApiDouble:
+class SparkOperatorApiDouble(KubernetesApiDouble):
     """Custom objects by (plural, namespace, name), the states GETs of the application walk through,
     the (verb, plural) pairs the caller may not use, and every request."""
 
+    VERBS = {"GET": "get", "POST": "create"}  # the RBAC verb of each method
+
     def __init__(self, namespace: str, states: list[tuple[str, str]], forbidden=frozenset()):
+        super().__init__()
         scheduled = yaml.safe_load(MANIFEST.read_text())
         scheduled["metadata"] |= {"namespace": namespace, "uid": "5e0c", "resourceVersion": "100",
                                   "generation": 1, "creationTimestamp": "2024-04-01T00:00:00Z"}  # fmt: skip
         self.objects = {(SCHEDULED, namespace, scheduled["metadata"]["name"]): scheduled}
         self.states, self.forbidden, self.requests = list(states), forbidden, []
-        double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                double.answer(self, "get")
-
-            def do_POST(self):
-                double.answer(self, "create")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, request: BaseHTTPRequestHandler, verb: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = json.loads(request.rfile.read(length)) if length else None
-        self.requests.append((verb, request.path, body))
-        match = ROUTE.match(request.path)
+    def answer(self, method, path, body, headers) -> tuple[int, dict]:
+        verb = self.VERBS.get(method, method.lower())
+        self.requests.append((verb, path, body))
+        match = ROUTE.match(path)
         if match is None:
-            return self.reply(request, 404, status(404, "NotFound", "the server could not find the resource"))
+            return 404, status(404, "NotFound", "the server could not find the resource")
         plural, namespace, name = match["plural"], match["ns"], match["name"]
         if (verb, plural) in self.forbidden:
             user = f"system:serviceaccount:{namespace}:skillrank-pipeline"
@@ -107,49 +87,25 @@ class SparkOperatorApiDouble:
                 f'{plural}.{GROUP} is forbidden: User "{user}" cannot {verb} resource "{plural}" '
                 f'in API group "{GROUP}" in the namespace "{namespace}"'
             )
-            return self.reply(request, 403, status(403, "Forbidden", message))
+            return 403, status(403, "Forbidden", message)
         if verb == "create":
             name = body["metadata"]["name"]
             if (plural, namespace, name) in self.objects:
-                return self.reply(
-                    request, 409, status(409, "AlreadyExists", f'{plural} "{name}" already exists')
-                )
+                return 409, status(409, "AlreadyExists", f'{plural} "{name}" already exists')
             body["metadata"] |= {"uid": "9d2e", "resourceVersion": "200", "generation": 1,
                                  "creationTimestamp": "2024-05-01T02:00:00Z"}  # fmt: skip
             self.objects[(plural, namespace, name)] = body
-            return self.reply(request, 201, body)
+            return 201, body
         key = (plural, namespace, name)
         if key not in self.objects:
-            return self.reply(request, 404, status(404, "NotFound", f'{plural}.{GROUP} "{name}" not found'))
+            return 404, status(404, "NotFound", f'{plural}.{GROUP} "{name}" not found')
         if plural == APPLICATIONS and self.states:
             state, message = self.states.pop(0) if len(self.states) > 1 else self.states[0]
             self.objects[key]["status"] = operator_status(state, name, message)
-        self.reply(request, 200, self.objects[key])
-
-    @staticmethod
-    def reply(request: BaseHTTPRequestHandler, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        request.send_response(code)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
-
-    def client(self) -> kubernetes.client.CustomObjectsApi:
-        configuration = kubernetes.client.Configuration()
-        configuration.host = self.url
-        return kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(configuration))
+        return 200, self.objects[key]
 
     def created(self) -> dict:
         return next(body for verb, _, body in self.requests if verb == "create")
-
-    def __enter__(self) -> SparkOperatorApiDouble:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -10,13 +10,9 @@ receives.
 from __future__ import annotations
 
 import copy
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import kubernetes.client
 import pytest
 import yaml
 
@@ -28,6 +24,7 @@ from components.release.deploy import (
     VERSION_ANNOTATION,
     deploy_champion,
 )
+from tests.kubernetes_double import KubernetesApiDouble, status
 
 MANIFEST = Path(__file__).resolve().parents[3] / "manifests" / "base" / "inferenceservice.yaml"
 ROUTE = re.compile(
@@ -49,78 +46,34 @@ def merge_patch(target, patch):
     return merged
 
 
-class KubernetesApiDouble:
+class InferenceServiceApi(KubernetesApiDouble):
     """InferenceServices by (namespace, name), the namespaces that refuse the caller, and every request."""
 
     def __init__(self, objects: dict[tuple[str, str], dict], forbidden: frozenset[str] = frozenset()):
+        super().__init__()
         self.objects, self.forbidden, self.requests = objects, forbidden, []
-        double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                double.answer(self, "GET")
-
-            def do_PATCH(self):
-                double.answer(self, "PATCH")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def answer(self, request: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = json.loads(request.rfile.read(length)) if length else None
-        content_type = request.headers.get("Content-Type")
-        self.requests.append((method, request.path, content_type, body))
-        match = ROUTE.match(request.path)
+    def answer(self, method, path, body, headers) -> tuple[int, dict]:
+        content_type = headers.get("Content-Type")
+        self.requests.append((method, path, content_type, body))
+        match = ROUTE.match(path)
         if match is None:
-            return self.reply(request, 404, status(404, "NotFound", f"no route {request.path}"))
+            return 404, status(404, "NotFound", f"no route {path}")
         key = (match["ns"], match["name"])
         if key[0] in self.forbidden:
-            return self.reply(request, 403, status(403, "Forbidden", "inferenceservices is forbidden"))
+            return 403, status(403, "Forbidden", "inferenceservices is forbidden")
         if key not in self.objects:
-            return self.reply(
-                request, 404, status(404, "NotFound", f'inferenceservices "{key[1]}" not found')
-            )
+            return 404, status(404, "NotFound", f'inferenceservices "{key[1]}" not found')
         if method == "PATCH":
             if content_type != MERGE_PATCH:
-                return self.reply(request, 415, status(415, "UnsupportedMediaType", content_type))
+                return 415, status(415, "UnsupportedMediaType", content_type)
             before = self.objects[key]
             after = merge_patch(before, body)
             after["metadata"]["resourceVersion"] = str(int(before["metadata"]["resourceVersion"]) + 1)
             if after["spec"] != before["spec"]:
                 after["metadata"]["generation"] = before["metadata"]["generation"] + 1
             self.objects[key] = after
-        self.reply(request, 200, self.objects[key])
-
-    @staticmethod
-    def reply(request: BaseHTTPRequestHandler, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        request.send_response(code)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
-
-    def client(self) -> kubernetes.client.CustomObjectsApi:
-        configuration = kubernetes.client.Configuration()
-        configuration.host = self.url
-        return kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(configuration))
-
-    def __enter__(self) -> KubernetesApiDouble:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def status(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason,
-            "message": message}  # fmt: skip
+        return 200, self.objects[key]
 
 
 def installed(namespace: str, predictor_args: list[str] | None = None) -> dict[tuple[str, str], dict]:
@@ -140,7 +93,7 @@ def cluster(settings):
 
 
 def test_the_patch_rolls_both_pod_templates_onto_the_champion_and_keeps_the_rest(cluster):
-    with KubernetesApiDouble(installed("team-a")) as api:
+    with InferenceServiceApi(installed("team-a")) as api:
         before = copy.deepcopy(api.objects[("team-a", "skillrank")])
         done = deploy_champion(cluster, "7", custom_objects_api=api.client())
         after = api.objects[("team-a", "skillrank")]
@@ -165,20 +118,20 @@ def test_the_patch_rolls_both_pod_templates_onto_the_champion_and_keeps_the_rest
 
 
 def test_each_new_champion_makes_a_new_generation(cluster):
-    with KubernetesApiDouble(installed("team-a")) as api:
+    with InferenceServiceApi(installed("team-a")) as api:
         generations = [deploy_champion(cluster, v, api.client())["generation"] for v in ("7", "8", "8")]
     assert generations == [2, 3, 3]  # the same version again changes nothing
 
 
 def test_a_missing_inference_service_says_to_install_the_manifests(cluster):
-    with KubernetesApiDouble(installed("elsewhere")) as api, pytest.raises(DataError, match="kubectl apply"):
+    with InferenceServiceApi(installed("elsewhere")) as api, pytest.raises(DataError, match="kubectl apply"):
         deploy_champion(cluster, "7", custom_objects_api=api.client())
     assert [method for method, *_ in api.requests] == ["GET"]
 
 
 def test_a_refusal_names_the_service_account_runs_need(cluster):
     with (
-        KubernetesApiDouble(installed("team-a"), forbidden=frozenset({"team-a"})) as api,
+        InferenceServiceApi(installed("team-a"), forbidden=frozenset({"team-a"})) as api,
         pytest.raises(DataError, match="skillrank-pipeline"),
     ):
         deploy_champion(cluster, "7", custom_objects_api=api.client())
@@ -187,7 +140,7 @@ def test_a_refusal_names_the_service_account_runs_need(cluster):
 def test_a_predictor_pinned_to_another_model_is_not_patched(cluster):
     pinned = ["--model_name", "skillrank", "--model_uri", "models:/skillrank/2"]
     with (
-        KubernetesApiDouble(installed("team-a", pinned)) as api,
+        InferenceServiceApi(installed("team-a", pinned)) as api,
         pytest.raises(DataError, match="models:/skillrank/2"),
     ):
         deploy_champion(cluster, "7", custom_objects_api=api.client())
@@ -195,7 +148,7 @@ def test_a_predictor_pinned_to_another_model_is_not_patched(cluster):
 
 
 def test_locally_nothing_is_patched_and_the_alias_uri_is_reported(settings):
-    with KubernetesApiDouble(installed("skillrank")) as api:
+    with InferenceServiceApi(installed("skillrank")) as api:
         done = deploy_champion(settings, "3", custom_objects_api=api.client())
     assert api.requests == []
     assert done == {"target": "local", "model_version": "3", "uri": f"models:/{settings.model_name}@champion"}
