@@ -247,7 +247,9 @@ def heuristic_snapshot(
         "fdr_pass": np.zeros(n, dtype=bool),
         "reasons": _objects([() for _ in range(n)]),
     }
-    return FeedSnapshot(columns | context_columns(candidates), None, as_of_date, key, ranking=HEURISTIC_RANKING)
+    return FeedSnapshot(
+        columns | context_columns(candidates), None, as_of_date, key, ranking=HEURISTIC_RANKING
+    )
 
 
 def investor_reasons(contributions: dict[str, float], features: dict, probability: float) -> list[str]:

@@ -308,7 +308,9 @@ class RetrievalTransformer(kserve.Model):
             as_of_date=as_of_date,
             key=key,
         )
-        logger.warning("no model can score the feed: serving the heuristic ranking of %d candidates", len(snapshot))
+        logger.warning(
+            "no model can score the feed: serving the heuristic ranking of %d candidates", len(snapshot)
+        )
         return snapshot.with_intraday(await self._read_intraday(snapshot.columns[ENTITY_KEY])).mark_degraded()
 
     async def _build(self) -> FeedSnapshot:

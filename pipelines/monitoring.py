@@ -81,8 +81,9 @@ def monitoring_pipeline(
         .outputs["series"]
         for name in SERIES_STEPS
     }
+    drift = drift_task.outputs["drift"]
     decide_task = in_cluster(
-        decide_op(until_retrain=until_retrain, drift=drift_task.outputs["drift"], **series, **step_args), names
+        decide_op(until_retrain=until_retrain, drift=drift, **series, **step_args), names
     )
     with dsl.If(decide_task.outputs["Output"] == True, name="retrain"):  # noqa: E712 (KFP condition)
         in_cluster(trigger_op(source=source, decision=decide_task.outputs["decision"], **step_args), names)

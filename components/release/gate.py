@@ -45,14 +45,12 @@ class GateDecision:
         """The verdict, what keeps serving, and its reasons in one line.
 
         Example:
-            >>> GateDecision(False, ["no evidence it beats the baseline"], rule="superiority over the baseline",
-            ...              has_champion=False).headline()
+            >>> GateDecision(False, ["no evidence it beats the baseline"],
+            ...              rule="superiority over the baseline", has_champion=False).headline()
             'KEEP HEURISTIC (decided by superiority over the baseline): no evidence it beats the baseline'
         """
-        if self.promote:
-            verdict = "PROMOTE"
-        else:
-            verdict = "KEEP CHAMPION" if self.has_champion else "KEEP HEURISTIC"
+        kept = "KEEP CHAMPION" if self.has_champion else "KEEP HEURISTIC"
+        verdict = "PROMOTE" if self.promote else kept
         return f"{verdict} (decided by {self.rule}): " + "; ".join(self.reasons)
 
     def to_markdown(self) -> str:
@@ -140,11 +138,15 @@ def gate(
         reasons.append(f"{name} {value:.4f} {'is within' if holds else 'exceeds'} its limit {limit:.4f}")
     has_champion = CHAMPION in comparisons
     if not has_champion:
-        reasons.append("there is no champion yet" + ("" if not failed else ": the feed serves the heuristic ranking"))
+        reasons.append(
+            "there is no champion yet" + ("" if not failed else ": the feed serves the heuristic ranking")
+        )
     return GateDecision(not failed, reasons, numbers, failed[0] if failed else ALL_RULES_HELD, has_champion)
 
 
-def rival_reason(rival: str, holds: bool, diff: dict[str, float], folds: int, target: str, margin: float) -> str:
+def rival_reason(
+    rival: str, holds: bool, diff: dict[str, float], folds: int, target: str, margin: float
+) -> str:
     """One rival's rule in words: the mean difference, its CI and the bar it had to clear."""
     bar = f"lower bound >= -{margin:.4f}" if rival == CHAMPION else "lower bound > 0"
     if rival == CHAMPION:

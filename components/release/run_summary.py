@@ -62,10 +62,15 @@ def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
             "  no ground truth was given (no truth/ table): metrics against latent skill are not reported"
         )
     rule = run.data.tags.get("gate_rule")
-    lines += ["", f"Gate{f' (decided by {rule})' if rule else ''}: {run.data.tags.get('gate_reasons', 'not run')}"]
+    lines += [
+        "",
+        f"Gate{f' (decided by {rule})' if rule else ''}: {run.data.tags.get('gate_reasons', 'not run')}",
+    ]
     champion = champion_version(client, settings.model_name)
     if champion is None:
-        lines.append("No champion: no challenger has passed the gate yet; the feed serves the heuristic ranking.")
+        lines.append(
+            "No champion: no challenger has passed the gate yet; the feed serves the heuristic ranking."
+        )
     else:
         lines.append(
             f"Champion: {settings.model_name} v{champion.version} (challenger v{challenger.version})"

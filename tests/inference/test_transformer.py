@@ -205,7 +205,9 @@ def test_the_treatment_arm_sees_the_model_s_order(world, predictor, transformer)
 
 def test_without_a_model_every_viewer_gets_the_heuristic_flagged_until_one_scores(world, predictor):
     # A fresh install, or no challenger has passed the gate: the predictor has no champion to serve.
-    model = RetrievalTransformer(world.settings.model_name, world.settings.model_copy(update={"ab_treatment_share": 1.0}))
+    model = RetrievalTransformer(
+        world.settings.model_name, world.settings.model_copy(update={"ab_treatment_share": 1.0})
+    )
 
     async def no_champion(request):
         raise InferenceError("Model with name skillrank is not ready.")
@@ -223,7 +225,11 @@ def test_without_a_model_every_viewer_gets_the_heuristic_flagged_until_one_score
     model.call_predictor = wire(predictor)  # the first champion is promoted
     assert asyncio.run(model.reload()) == world.model_version
     result = feed(model, {"viewer_id": "u-1", "top_k": 10})
-    assert (result["ranking"], result["model_version"], result["degraded"]) == ("model", world.model_version, False)
+    assert (result["ranking"], result["model_version"], result["degraded"]) == (
+        "model",
+        world.model_version,
+        False,
+    )
 
 
 def test_the_reply_says_which_ranking_each_arm_is_served(world, predictor):
