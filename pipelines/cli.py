@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=round(WorldParams().skill_prevalence, 6),
         help="share of accounts with any skill, 2/3 of them positive (0: a world where nobody is skilled)",
     )
+    simulate.add_argument(
+        "--no-faults", action="store_true", help="write the clean world, without the faults of real feeds"
+    )
     simulate.add_argument("--out", type=Path, help=f"output directory (default: <data root>/{DEMO_WORLD})")
     simulate.set_defaults(handler=cmd_simulate)
 
@@ -200,7 +203,9 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         params = WorldParams.with_skill_prevalence(args.skill_prevalence)
     except ValueError as e:
         raise DataError(f"--skill-prevalence: {e}") from e
-    summary = simulate_world(out, args.accounts, args.start, args.end, args.seed, params=params)
+    summary = simulate_world(
+        out, args.accounts, args.start, args.end, args.seed, inject_faults=not args.no_faults, params=params
+    )
     print(json.dumps(summary, indent=2, default=str))
     print(f"world written to {out}")
 
