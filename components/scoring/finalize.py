@@ -23,9 +23,10 @@ features and model. For each account, `finalize_scores`:
    market, and it does not move with the platform's size. NaN where there is no t-stat (fewer than a
    month of returns); a short record stays near the prior's share of skilled accounts;
 6. flags ``fdr_pass``: Benjamini–Hochberg at a false discovery rate of `FDR_ALPHA` on the same
-   evidence's one-sided p-values ``1 − Φ(t)``. The BH cut-off is found once on the training population
-   and stored, so that batch and the feed flag the same accounts; on a world where nobody is skilled,
-   BH flags anyone at all with a probability of at most `FDR_ALPHA`;
+   evidence's one-sided p-values ``1 − Φ(t / σ0)`` (σ0: the spread of a no-skill t-stat, 1 or wider,
+   measured with the prior). The BH cut-off is found once on the training population and stored, so
+   that batch and the feed flag the same accounts; on a world where nobody is skilled, BH flags anyone
+   at all with a probability of at most `FDR_ALPHA`;
 7. keeps the Deflated Sharpe Ratio for the question it answers, as ``dsr_vs_best_of_n``: could this
    12-month Sharpe ratio be the best that luck alone shows among the ``competing_accounts`` investors a
    feed picks from (the feed's leader against the luckiest of N)? It is not a probability of skill.
@@ -53,7 +54,7 @@ from components.scoring.shrinkage import (
     score_standard_error,
     shrinkage_weights,
 )
-from components.scoring.skill_probability import SKILL_EVIDENCE, SkillPrior, fit_skill_prior, p_values
+from components.scoring.skill_probability import SKILL_EVIDENCE, SkillPrior, fit_skill_prior
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP, SCORING_INPUTS
 
 TRADING_DAYS_PER_YEAR = 252
@@ -98,8 +99,8 @@ class ScoringConstants:
         >>> constants = ScoringConstants.from_tags({"neutral_score": "0.5", "prior_mean": "0.5",
         ...     "prior_variance": "0.2", "score_scale": "0.1", "min_track_record_days": "63",
         ...     "concentration_penalty": "1.0", "competing_accounts": "15000", "sharpe_variance": "0.004",
-        ...     "fdr_p_cutoff": "0.01", "skill_prior": '{"edges":[0.0,1.0],"weights":[0.9,0.1]}',
-        ...     "train_end": "2021-06-30"})
+        ...     "fdr_p_cutoff": "0.01", "train_end": "2021-06-30",
+        ...     "skill_prior": '{"edges":[0.0,1.0],"weights":[0.9,0.1],"null_scale":1.0}'})
         >>> constants.competing_accounts, constants.skill_prior.no_skill_share
         (15000, 0.9)
     """
@@ -247,7 +248,7 @@ def finalize_scores(
             "confidence": np.where(is_new, 0.0, shrinkage_weights(standard_errors, constants.prior_variance)),
             "status": np.where(is_new, STATUS_NEW, STATUS_ESTABLISHED),
             "probability_of_skill": probability_of_skill(features, constants),
-            "fdr_pass": p_values(features[SKILL_EVIDENCE]) <= constants.fdr_p_cutoff,  # NaN: False
+            "fdr_pass": constants.skill_prior.p_values(features[SKILL_EVIDENCE]) <= constants.fdr_p_cutoff,
             "dsr_vs_best_of_n": dsr_of_12m_sharpe(
                 features, constants.competing_accounts, constants.sharpe_variance
             ),
@@ -318,13 +319,14 @@ def luck_constants(established: pd.DataFrame) -> dict[str, float | int | SkillPr
     """From the latest date's established rows: the prior of edges and the BH cut-off of the skill
     evidence, and N and V of the Deflated Sharpe Ratio."""
     established = latest_date(established)
+    prior = latest_skill_prior(established)
     sharpe = per_day_sharpe(established)
     tested = sharpe[np.isfinite(sharpe)]
     return {
         "competing_accounts": max(len(tested), 1),
         "sharpe_variance": float(np.var(tested, ddof=1)) if len(tested) > 1 else 0.0,
-        "fdr_p_cutoff": bh_cutoff(p_values(established[SKILL_EVIDENCE]), alpha=FDR_ALPHA),
-        "skill_prior": latest_skill_prior(established),
+        "fdr_p_cutoff": bh_cutoff(prior.p_values(established[SKILL_EVIDENCE]), alpha=FDR_ALPHA),
+        "skill_prior": prior,
     }
 
 

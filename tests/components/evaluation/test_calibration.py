@@ -49,7 +49,7 @@ def test_calibration_metrics_are_named_for_mlflow():
 def panel(n: int = 400, seed: int = 1) -> pd.DataFrame:
     """Accounts whose t-stats follow their latent skill, at three as-of dates."""
     rng = np.random.default_rng(seed)
-    skill = np.where(rng.random(n) < 0.3, 0.05, 0.0)
+    skill = np.where(rng.random(n) < 0.15, 0.05, 0.0)
     frames = []
     for step, as_of in enumerate(DATES):
         days = np.full(n, 504.0 + 21 * step)
@@ -59,7 +59,7 @@ def panel(n: int = 400, seed: int = 1) -> pd.DataFrame:
                     "account_id": [f"acc-{i}" for i in range(n)],
                     "as_of_date": as_of,
                     "track_record_days": np.where(np.arange(n) < 10, 20.0, days),  # ten are new
-                    "universe_alpha_tstat_inception": rng.normal(np.where(skill > 0, 3.0, 0.0), 1.0),
+                    "universe_alpha_tstat_inception": rng.normal(np.where(skill > 0, 4.0, 0.0), 1.0),
                     "skill": skill,
                 }
             )

@@ -7,6 +7,7 @@ from sklearn.calibration import calibration_curve
 from components.scoring.skill_probability import (
     EDGE_GRID,
     SkillPrior,
+    empirical_null_scale,
     fit_skill_prior,
     no_skill_share,
     p_values,
@@ -30,22 +31,38 @@ def expected_calibration_error(skilled: np.ndarray, probability: np.ndarray) -> 
 
 def test_the_fitted_no_skill_share_is_close_to_the_mixtures_and_errs_toward_no_skill():
     t, days, skilled = mixture(6000, 0.7, seed=1)
-    prior = fit_skill_prior(t, days)
+    prior = fit_skill_prior(t, days, null_scale=1.0)
     assert 0.7 - 0.02 <= prior.no_skill_share <= 0.7 + 0.1  # Storey's estimate errs high
     assert prior.skilled_share == pytest.approx(skilled.mean(), abs=0.08)
 
 
 def test_the_posterior_is_calibrated_on_a_known_mixture():
     t, days, skilled = mixture(6000, 0.7, seed=2)
-    probability = fit_skill_prior(t, days).probability_of_skill(t, days)
+    probability = fit_skill_prior(t, days, null_scale=1.0).probability_of_skill(t, days)
     assert expected_calibration_error(skilled, probability) < 0.05
 
 
 def test_pure_noise_is_no_skill_and_nobody_is_likely_skilled():
     t, days, _ = mixture(5000, 1.0, seed=3)
-    prior = fit_skill_prior(t, days)
+    prior = fit_skill_prior(t, days, null_scale=1.0)
     assert prior.no_skill_share == pytest.approx(1.0, abs=0.02)
     assert prior.probability_of_skill(t, days).max() < 0.5  # even the luckiest of 5,000
+
+
+def test_a_null_wider_than_theory_is_measured_and_not_read_as_skill():
+    rng = np.random.default_rng(5)
+    t, days = rng.normal(0.0, 1.4, 3000), rng.integers(252, 1500, 3000).astype(float)
+    prior = fit_skill_prior(t, days)
+    assert prior.null_scale == pytest.approx(1.4, abs=0.1)
+    assert prior.no_skill_share > 0.97
+    assert prior.p_values([3.0])[0] == pytest.approx(p_values([3.0 / prior.null_scale])[0])
+    assert np.sort(prior.probability_of_skill(t, days))[-10:].mean() < 0.5  # the luckiest ten
+    theoretical = fit_skill_prior(t, days, null_scale=1.0)
+    assert theoretical.no_skill_share < 0.9  # what the theoretical null would have concluded
+
+
+def test_the_empirical_null_is_never_narrower_than_theory():
+    assert empirical_null_scale(np.random.default_rng(6).normal(0.0, 0.5, 1000)) == 1.0
 
 
 def test_storey_estimate_counts_large_p_values():
@@ -84,7 +101,7 @@ def test_p_values_are_one_sided():
 
 def test_the_prior_reads_back_from_its_json():
     t, days, _ = mixture(2000, 0.7, seed=4)
-    prior = fit_skill_prior(t, days)
+    prior = fit_skill_prior(t, days, null_scale=1.0)
     assert SkillPrior.from_json(prior.to_json()) == prior
     assert len(prior.to_json()) < 2000  # one model-version tag
 
@@ -93,6 +110,11 @@ def test_the_prior_reads_back_from_its_json():
 def test_a_malformed_json_prior_is_a_value_error(text):
     with pytest.raises(ValueError, match="skill prior"):
         SkillPrior.from_json(text)
+
+
+def test_a_prior_with_a_non_positive_null_scale_is_refused():
+    with pytest.raises(ValueError, match="null scale"):
+        SkillPrior(edges=(0.0,), weights=(1.0,), null_scale=0.0)
 
 
 def test_a_prior_whose_weights_do_not_sum_to_one_is_refused():
