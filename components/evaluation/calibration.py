@@ -81,9 +81,7 @@ def calibration(skilled: ArrayLike, probability: ArrayLike, *, n_bins: int = N_B
     skilled, probability = skilled[known], probability[known]
     observed, predicted = calibration_curve(skilled, probability, n_bins=n_bins, strategy="uniform")
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    counts = np.bincount(
-        np.clip(np.searchsorted(edges[1:-1], probability), 0, n_bins - 1), minlength=n_bins
-    )
+    counts = np.bincount(np.clip(np.searchsorted(edges[1:-1], probability), 0, n_bins - 1), minlength=n_bins)
     occupied = np.flatnonzero(counts)  # calibration_curve bins alike and drops the empty bins
     table = pd.DataFrame(
         {
