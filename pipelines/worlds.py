@@ -33,8 +33,9 @@ from components.config.layout import DataLayout
 from components.config.settings import Settings
 from components.config.tracking import mlflow_client
 from components.console import configure_logging
-from components.ranking.baselines import BASELINES, baseline_scores
+from components.ranking.baselines import BASELINES, REQUIRED_COLUMNS, baseline_scores
 from components.release.training import predictions_path
+from components.store.feast_io import read_point_in_time_table
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
 logger = logging.getLogger(__name__)
@@ -123,31 +124,45 @@ def challenger_run_data(settings: Settings, client: MlflowClient):
     return client.get_run(challenger.run_id).data
 
 
+def ndcg(metrics: dict[str, float], scorer: str | None, family: str = "eval_") -> float:
+    """A scorer's NDCG@100 against skill: ``eval_`` the evaluation report's mean over the test dates,
+    ``mean_`` the walk-forward's mean of its per-fold figures (what the gate compares); NaN if absent."""
+    return metrics.get(f"{family}{scorer}_vs_skill_ndcg_at_{K}", float("nan"))
+
+
+def best_baseline(metrics: dict[str, float], family: str = "eval_") -> str | None:
+    """The baseline of highest NDCG@100 against skill (None in a world without skill)."""
+    baselines = pd.Series({name: ndcg(metrics, name, family) for name in BASELINES}).dropna()
+    return None if baselines.empty else str(baselines.idxmax())
+
+
 def ranking_figures(metrics: dict[str, float]) -> dict[str, float | str | None]:
     """NDCG@100 against skill of the model, the ceiling, a random order and every baseline (the
-    evaluation report's means over the test dates), the best baseline, the ratio and Precision@100.
+    evaluation report's), the best baseline, the ratio (also of the walk-forward fold means),
+    the share of the ceiling, Precision@100 and the calibration error.
 
     Example:
         >>> m = {f"eval_{s}_vs_skill_ndcg_at_100": v for s, v in [("model", .6), ("ceiling", .8),
         ...     ("random", .03), ("psr", .4), ("roi_log_days", .5)]}
-        >>> figures = ranking_figures(m)
+        >>> figures = ranking_figures(m | {"mean_model_vs_skill_ndcg_at_100": .6,
+        ...     "mean_psr_vs_skill_ndcg_at_100": .3})
         >>> figures["best_baseline"], round(figures["model_over_best_baseline"], 2)
         ('roi_log_days', 1.2)
+        >>> round(figures["model_over_best_baseline_fold_means"], 2)
+        2.0
     """
-
-    def ndcg(scorer: str) -> float:
-        return metrics.get(f"eval_{scorer}_vs_skill_ndcg_at_{K}", float("nan"))
+    best, best_by_folds = best_baseline(metrics), best_baseline(metrics, "mean_")
+    model = ndcg(metrics, "model")
 
     def precision(scorer: str | None) -> float:
         return metrics.get(f"eval_{scorer}_vs_skill_precision_at_{K}", float("nan"))
 
-    baselines = pd.Series({name: ndcg(name) for name in BASELINES}).dropna()
-    best = None if baselines.empty else str(baselines.idxmax())
-    figures = {scorer: ndcg(scorer) for scorer in ("model", "ceiling", "random", *BASELINES)}
-    return figures | {
+    return {scorer: ndcg(metrics, scorer) for scorer in ("model", "ceiling", "random", *BASELINES)} | {
         "best_baseline": best,
-        "model_over_best_baseline": ndcg("model") / ndcg(best) if best else float("nan"),
-        "share_of_ceiling": ndcg("model") / ndcg("ceiling"),
+        "model_over_best_baseline": model / ndcg(metrics, best),
+        "model_over_best_baseline_fold_means": ndcg(metrics, "model", "mean_")
+        / ndcg(metrics, best_by_folds, "mean_"),
+        "share_of_ceiling": model / ndcg(metrics, "ceiling"),
         "precision_model": precision("model"),
         "precision_best_baseline": precision(best),
         "calibration_ece": metrics.get("calibration_ece", float("nan")),
@@ -159,8 +174,8 @@ def scores_at_test_dates(layout: DataLayout) -> pd.DataFrame:
     and each baseline's score, computed from the same date's features."""
     keys = [ENTITY_KEY, EVENT_TIMESTAMP]
     predictions = pd.read_parquet(predictions_path(layout), columns=[*keys, "raw_score"])
-    dates = predictions[EVENT_TIMESTAMP].unique().tolist()
-    features = pd.read_parquet(layout.features, filters=[(EVENT_TIMESTAMP, "in", dates)])
+    needed = sorted({column for columns in REQUIRED_COLUMNS.values() for column in columns})
+    features = read_point_in_time_table(layout.features, [*keys, *needed])
     features = predictions.rename(columns={"raw_score": "model"}).merge(features, on=keys)
     return features[[*keys, "model"]].join(baseline_scores(features))
 
@@ -194,11 +209,13 @@ def feed_top(scores: pd.DataFrame, dates: list, k: int = TOP_FEED) -> dict[str, 
     their mean probability of skill, averaged over the dates.
 
     Example:
-        >>> scores = pd.DataFrame({"as_of_date": 1, "score": [3, 2, 1], "fdr_pass": [True, False, False],
-        ...     "probability_of_skill": [0.9, 0.5, 0.1]})
-        >>> feed_top(scores, [1], k=2)
+        >>> from datetime import date
+        >>> scores = pd.DataFrame({"as_of_date": date(2021, 6, 30), "score": [3, 2, 1],
+        ...     "fdr_pass": [True, False, False], "probability_of_skill": [0.9, 0.5, 0.1]})
+        >>> feed_top(scores, [pd.Timestamp("2021-06-30")], k=2)
         {'top10_fdr_pass_share': 0.5, 'top10_mean_probability_of_skill': 0.7}
     """
+    scores = scores.assign(**{EVENT_TIMESTAMP: pd.to_datetime(scores[EVENT_TIMESTAMP])})  # scores/ has dates
     top = top_of_each_date(scores[scores[EVENT_TIMESTAMP].isin(dates)], "score", k)
     top = top[[EVENT_TIMESTAMP, "fdr_pass", "probability_of_skill"]].astype({"fdr_pass": float})
     top = top.groupby(EVENT_TIMESTAMP).mean()
@@ -254,6 +271,7 @@ COLUMNS = {  # row key -> the Markdown table's header
     **{name: name for name in BASELINES},
     "best_baseline": "best baseline",
     "model_over_best_baseline": "model / best baseline",
+    "model_over_best_baseline_fold_means": "same, fold means",
     "share_of_ceiling": "share of ceiling",
     "precision_model": "P@100 model",
     "precision_best_baseline": "P@100 best baseline",

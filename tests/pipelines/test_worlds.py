@@ -34,6 +34,7 @@ def fake_world(directory, monkeypatch) -> pd.DataFrame:
     run = client.create_run(experiment_id(client, settings))
     metrics = {f"eval_{scorer}_vs_skill_ndcg_at_100": v for scorer, v in NDCG.items()}
     metrics |= {"eval_model_vs_skill_precision_at_100": 0.3, "eval_psr_vs_skill_precision_at_100": 0.2}
+    metrics |= {"mean_model_vs_skill_ndcg_at_100": 0.45, "mean_roi_log_days_vs_skill_ndcg_at_100": 0.3}
     for key, value in (metrics | {"calibration_ece": 0.04}).items():
         client.log_metric(run.info.run_id, key, value)
     client.log_param(run.info.run_id, "label", "fwd_alpha_tstat_12m")
@@ -45,7 +46,8 @@ def fake_world(directory, monkeypatch) -> pd.DataFrame:
 
     layout = settings.layout
     features = make_features(200)
-    features.to_parquet(layout.features.mkdir(parents=True) or layout.features / "part.parquet")
+    as_written = features.assign(**{EVENT_TIMESTAMP: features[EVENT_TIMESTAMP].dt.tz_localize("UTC")})
+    as_written.to_parquet(layout.features.mkdir(parents=True) or layout.features / "part.parquet")  # Spark's
     number = features[ENTITY_KEY].str[-4:].astype(int)
     predictions = features[[ENTITY_KEY, EVENT_TIMESTAMP]].assign(raw_score=number.astype(float), fold=0)
     predictions_path(layout).parent.mkdir(parents=True)
@@ -58,6 +60,7 @@ def fake_world(directory, monkeypatch) -> pd.DataFrame:
     scores = predictions[[ENTITY_KEY, EVENT_TIMESTAMP]].assign(
         score=number, fdr_pass=number >= 195, probability_of_skill=number / 1000
     )
+    scores[EVENT_TIMESTAMP] = scores[EVENT_TIMESTAMP].dt.date  # as scores/ has them
     scores.to_parquet(layout.scores.mkdir(parents=True) or layout.scores / "part.parquet")
     (directory / DONE).write_text("{}")
     return features
@@ -70,6 +73,7 @@ def test_world_row_reads_the_finished_world(tmp_path, monkeypatch):
     assert row["best_baseline"] == "psr"
     assert row["model_over_best_baseline"] == pytest.approx(0.5 / 0.4)
     assert row["share_of_ceiling"] == pytest.approx(0.5 / 0.8)
+    assert row["model_over_best_baseline_fold_means"] == pytest.approx(0.45 / 0.3)
     assert (row["precision_model"], row["precision_best_baseline"]) == (0.3, 0.2)
     assert row["calibration_ece"] == 0.04
     assert row["gambler_share_model"] == 1.0  # its top 100 of 200 accounts are the gamblers
