@@ -78,7 +78,8 @@ RANKER_INPUTS: tuple[str, ...] = (
     "sharpe_12m",
     "track_record_days",
 )
-# Shrinkage, the luck tests and the concentration penalty of `components.scoring.finalize`.
+# Shrinkage, the luck tests, the probability of skill (the universe alpha's t-statistic) and the
+# concentration penalty of `components.scoring.finalize`.
 SCORING_INPUTS: tuple[str, ...] = (
     "track_record_days",
     "returns_12m",
@@ -86,6 +87,7 @@ SCORING_INPUTS: tuple[str, ...] = (
     "skew_12m",
     "kurtosis_12m",
     "hhi",
+    "universe_alpha_tstat_inception",
 )
 # Eligibility (trades, diversification, a track record) and the prior of `components.store.retrieval`.
 RETRIEVAL_INPUTS: tuple[str, ...] = ("trade_count_12m", "hhi", "track_record_days", "sharpe_tstat_inception")

@@ -199,8 +199,9 @@ def build_snapshot(
     values = contributions[where]
     features = rows[input_names].to_dict("records")
     probability = ranked["probability_of_skill"].to_numpy(dtype=float)
+    no_skill_share = constants.skill_prior.no_skill_share
     explained = [
-        tuple(investor_reasons(dict(zip(input_names, contribution, strict=True)), row, p))
+        tuple(investor_reasons(dict(zip(input_names, contribution, strict=True)), row, p, no_skill_share))
         for contribution, row, p in zip(values.tolist(), features, probability, strict=True)
     ]
     columns = {
@@ -252,14 +253,17 @@ def heuristic_snapshot(
     )
 
 
-def investor_reasons(contributions: dict[str, float], features: dict, probability: float) -> list[str]:
-    """What moved an investor's score most, then its probability of skill (when its record allows one).
+def investor_reasons(
+    contributions: dict[str, float], features: dict, probability: float, no_skill_share: float | None = None
+) -> list[str]:
+    """What moved an investor's score most, then its probability of skill (when its record allows one),
+    saying how much of the platform shows no edge when that keeps the probability low.
 
     Example:
         >>> investor_reasons({"hhi": -0.01, "n_tickers": 0.0}, {"hhi": 0.95, "n_tickers": 1.0}, 0.874)
         ['concentrated in 1 stock lowered the score', 'probability of skill 87%']
     """
-    probability_text = probability_reason(probability)
+    probability_text = probability_reason(probability, no_skill_share)
     top = reasons(contributions, features, limit=TOP_REASONS)
     return top + ([probability_text] if probability_text else [])
 

@@ -15,8 +15,8 @@ the retrieval index and the feature view's last materialisation; when one change
 /v2/repository/models/<name>/load``) it builds a new snapshot beside the old one and swaps it in. When
 the build fails (the predictor down or slow, the online store unreachable) the last good snapshot keeps
 serving, marked ``degraded``; a transformer that starts in that state serves the score cache's snapshot
-(Redis, ``score_cache: redis``). ``fdr_pass`` is Benjamini–Hochberg over the candidates, not over the
-whole platform as in ``scores/``. Run it with
+(Redis, ``score_cache: redis``); with neither, the heuristic ranking, flagged. ``fdr_pass`` uses the
+Benjamini–Hochberg cut-off stored with the model, as ``scores/`` does. Run it with
 ``python -m inference.transformer --model_name skillrank --predictor_host HOST:PORT``.
 """
 

@@ -36,6 +36,7 @@ def snapshot() -> FeedSnapshot:
             "skew_12m": 0.0,
             "kurtosis_12m": 3.0,
             "hhi": 0.2,
+            "universe_alpha_tstat_inception": [2.0, 1.0, 0.0, np.nan],
             "volatility_12m": [0.1, 0.5, np.nan, 0.2],
             "roi_since_inception": [0.1, 0.2, 3.0, 1.0],
             "tenure_days": [1000.0, 1000.0, 1000.0, 20.0],

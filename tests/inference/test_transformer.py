@@ -19,7 +19,7 @@ from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from components.config.settings import Settings
-from components.scoring.explanations import reasons
+from components.scoring.explanations import probability_reason, reasons
 from components.scoring.finalize import finalize_scores
 from inference.experiment import CONTROL, TREATMENT, UNASSIGNED
 from inference.prediction_log import SCHEMA
@@ -119,7 +119,8 @@ def test_reasons_are_the_largest_contributions_then_the_probability_of_skill(tra
     [contributions] = predictor.predict({"instances": row.to_dict("records"), "explain": True})[
         "contributions"
     ]
-    probability = f"probability of skill {investor['probability_of_skill']:.0%}"
+    no_skill_share = world.constants.skill_prior.no_skill_share
+    probability = probability_reason(investor["probability_of_skill"], no_skill_share)
     assert investor["reasons"] == reasons(contributions, row.iloc[0].to_dict()) + [probability]
 
 

@@ -110,6 +110,7 @@ def scoring_frame(account_ids: list[str], track_record_days: list[float]) -> pd.
             "skew_12m": [0.0] * n,
             "kurtosis_12m": [3.0] * n,
             "hhi": [0.2] * n,
+            "universe_alpha_tstat_inception": [0.0] * n,
         }
     )
 
