@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     max_top_turnover: float = Field(
         0.5, ge=0, le=1, description="Gate guardrail: most of the top 100 a challenger may replace per month."
     )
+    max_portfolio_turnover_ratio: float = Field(
+        2.0,
+        gt=0,
+        description="Gate guardrail: the most the median portfolio turnover of a challenger's top 100 may "
+        "be, as a multiple of every account's median (the guard against promoting day-trading).",
+    )
     min_trades: int = Field(10, ge=0)
     min_diversification: float = Field(0.2, ge=0, le=1)
     max_candidates: int = Field(1000, ge=1)

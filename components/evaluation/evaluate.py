@@ -32,6 +32,8 @@ FORWARD_RETURN = "fwd_return_30d"
 SKILL = "skill"
 RANDOM = "random"  # the ranking table's row of a random order's expected metrics
 PERIODS_PER_YEAR = 12  # one follower period per monthly as-of date
+PORTFOLIO_TURNOVER = "turnover_12m"  # traded notional over average equity, a year (a feature)
+FOLLOWER_COST = 0.001  # a follower's cost per unit of notional traded: 10 bps (spread and fees)
 LUCKY_MAX_TRACK_RECORD_DAYS = 252  # a beginner has less than a year of daily returns
 LUCKY_RETURN_PERCENTILE = 0.9  # ... and a trailing return in the top decile of its date
 
@@ -217,6 +219,23 @@ def recommendation_turnover(frame: pd.DataFrame, scorer: str, k: int = 100) -> p
     return date_series(values, f"top_{k}_turnover")
 
 
+def portfolio_turnover(frame: pd.DataFrame, scorer: str, k: int = 100) -> pd.Series | None:
+    """Per date, the median portfolio turnover of the scorer's top-k over the median of every account.
+
+    The design's guard against promoting day-trading: a ranking whose recommendations trade several
+    times as much as the platform's typical account has learnt activity, not skill (and costs its
+    followers). 1 means the top-k trade like everyone else. None when the frame has no ``turnover_12m``.
+    """
+    if PORTFOLIO_TURNOVER not in frame.columns:
+        return None
+    values = {}
+    for date, day in by_date(frame):
+        typical = day[PORTFOLIO_TURNOVER].median()
+        top = day.loc[day[ENTITY_KEY].isin(top_k(day, scorer, k)), PORTFOLIO_TURNOVER].median()
+        values[date] = top / typical if typical > 0 else np.nan
+    return date_series(values, f"top_{k}_portfolio_turnover_ratio")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Lucky beginners
 
@@ -277,16 +296,29 @@ MissingReturn = float | Literal["worst", "drop"]
 class FollowerBacktest:
     """An equal-weight copy of a scorer's top-k, rebalanced at each as-of date."""
 
-    returns: pd.Series  # period return per as-of date (held for the label horizon)
+    returns: pd.Series  # period return per as-of date (held for the label horizon), before costs
     n_missing: pd.Series  # picks without a forward return, per as-of date
+    costs: pd.Series | None = None  # trading cost per as-of date, as a return (None: not known)
     equity: pd.Series = field(init=False)
     sharpe: float = field(init=False)
     max_drawdown: float = field(init=False)
+    net_sharpe: float = field(init=False)
+    net_total_return: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.equity = (1 + self.returns).cumprod().rename("equity")
         self.sharpe = annualised_sharpe(self.returns)
         self.max_drawdown = max_drawdown(self.returns)
+        net = self.net_returns
+        self.net_sharpe = annualised_sharpe(net) if net is not None else float("nan")
+        self.net_total_return = float((1 + net).prod() - 1) if net is not None and len(net) else float("nan")
+
+    @property
+    def net_returns(self) -> pd.Series | None:
+        """The period returns after the follower's trading costs (None when the costs are unknown)."""
+        if self.costs is None:
+            return None
+        return self.returns - self.costs.reindex(self.returns.index).fillna(0.0)
 
     @property
     def total_return(self) -> float:
@@ -331,7 +363,11 @@ def period_return(day: pd.DataFrame, picks: list[str], missing_return: MissingRe
 
 
 def follower_backtest(
-    frame: pd.DataFrame, scorer: str, k: int = 50, missing_return: MissingReturn = "worst"
+    frame: pd.DataFrame,
+    scorer: str,
+    k: int = 50,
+    missing_return: MissingReturn = "worst",
+    cost: float = FOLLOWER_COST,
 ) -> FollowerBacktest:
     """Copy the scorer's top-k with equal weights at each as-of date and hold for the label horizon.
 
@@ -347,19 +383,36 @@ def follower_backtest(
 
     Dates where no account has a forward return yet (immature labels) are skipped.
 
+    Net of costs (when the frame has ``turnover_12m``): a follower pays `cost` per unit of notional it
+    trades, i.e. on the share of the copied book it switches from one investor to another at a rebalance
+    (sold and bought: twice the share of the picks replaced) and on the copied investors' own trading
+    over the month (their yearly turnover over 12). A ranking that favours day-traders pays for it here.
+
     Returns:
         The per-date returns, the compounded equity path, its annualised Sharpe ratio (sqrt(12): the
-        periods are monthly) and its maximum drawdown.
+        periods are monthly) and its maximum drawdown, before and after costs.
     """
     require_columns(frame, [ENTITY_KEY, EVENT_TIMESTAMP, scorer, FORWARD_RETURN], "follower_backtest")
-    returns, n_missing = {}, {}
+    known_turnover = PORTFOLIO_TURNOVER in frame.columns
+    returns, n_missing, costs, held = {}, {}, {}, set()
     for date, day in by_date(frame):
         picks = top_k(day, scorer, k)
         if not picks or day[FORWARD_RETURN].isna().all():
             continue
         returns[date] = period_return(day, picks, missing_return)
         n_missing[date] = int(day.loc[day[ENTITY_KEY].isin(picks), FORWARD_RETURN].isna().sum())
-    return FollowerBacktest(date_series(returns, "return").dropna(), date_series(n_missing, "n_missing"))
+        if known_turnover:
+            switched = len(set(picks) - held) / len(picks)
+            copied = (
+                day.loc[day[ENTITY_KEY].isin(picks), PORTFOLIO_TURNOVER].fillna(0.0).mean() / PERIODS_PER_YEAR
+            )
+            costs[date] = cost * (2 * switched + copied)
+        held = set(picks)
+    return FollowerBacktest(
+        date_series(returns, "return").dropna(),
+        date_series(n_missing, "n_missing"),
+        date_series(costs, "cost") if known_turnover else None,
+    )
 
 
 def backtest_table(backtests: dict[str, FollowerBacktest]) -> pd.DataFrame:
@@ -369,6 +422,8 @@ def backtest_table(backtests: dict[str, FollowerBacktest]) -> pd.DataFrame:
             "sharpe": test.sharpe,
             "max_drawdown": test.max_drawdown,
             "total_return": test.total_return,
+            "net_sharpe": test.net_sharpe,
+            "net_total_return": test.net_total_return,
             "mean_period_return": float(test.returns.mean()),
             "periods": len(test.returns),
         }
@@ -390,6 +445,7 @@ class Evaluation:
     ranking: RankingTable
     stability: pd.DataFrame  # as_of_date x scorer: month-over-month top-`stability_k` overlap
     turnover: pd.DataFrame  # as_of_date x scorer: share of the top-`turnover_k` replaced
+    portfolio_turnover: pd.DataFrame | None  # as_of_date x scorer: top-`turnover_k`'s trading vs all
     lucky: pd.DataFrame | None  # as_of_date x scorer (+ base rate); None without latent skill
     backtests: dict[str, FollowerBacktest]
     stability_k: int
@@ -401,6 +457,13 @@ class Evaluation:
     def has_skill(self) -> bool:
         """Whether metrics against latent skill were computed."""
         return "skill" in set(self.ranking.per_date["target"])
+
+
+def portfolio_turnover_table(frame: pd.DataFrame, scorers: Sequence[str], k: int) -> pd.DataFrame | None:
+    """`portfolio_turnover` of each scorer, one column each; None without ``turnover_12m``."""
+    if PORTFOLIO_TURNOVER not in frame.columns:
+        return None
+    return pd.DataFrame({scorer: portfolio_turnover(frame, scorer, k) for scorer in scorers})
 
 
 def lucky_table(frame: pd.DataFrame, scorers: Sequence[str], k: int) -> pd.DataFrame | None:
@@ -431,6 +494,7 @@ def evaluate_scorers(
         ranking=ranking_table(frame, scorers, k_list, label),
         stability=pd.DataFrame({s: top_k_stability(frame, s, stability_k) for s in scorers}),
         turnover=pd.DataFrame({s: recommendation_turnover(frame, s, turnover_k) for s in scorers}),
+        portfolio_turnover=portfolio_turnover_table(frame, scorers, turnover_k),
         lucky=lucky_table(frame, scorers, lucky_k),
         backtests={s: follower_backtest(frame, s, follower_k, missing_return) for s in scorers},
         stability_k=stability_k,

@@ -40,6 +40,8 @@ BACKTEST_LABELS = {
     "sharpe": "Sharpe (annualised)",
     "max_drawdown": "max drawdown",
     "total_return": "total return",
+    "net_sharpe": "Sharpe net of costs",
+    "net_total_return": "total return net of costs",
     "mean_period_return": "mean monthly return",
     "periods": "months",
 }
@@ -178,7 +180,9 @@ def backtest_section(evaluation: Evaluation) -> str:
     figure = line_figure(curves, title, "wealth", "as-of date of the copy (wealth after holding it)")
     text = (
         f"At each as-of date a follower holds the scorer's top {k} with equal weights for the label "
-        "horizon; Sharpe is annualised with sqrt(12); drawdown is of the compounded path."
+        "horizon; Sharpe is annualised with sqrt(12); drawdown is of the compounded path. Net of costs: "
+        "10 bps per unit of notional the follower trades, on switching investors and on copying their "
+        "own trades (their turnover_12m / 12 a month)."
     )
     return section(
         "Follower backtest",
@@ -244,8 +248,9 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, float]:
 
     Names: ``<scorer>_vs_<label|skill>_<ndcg_at_k|precision_at_k|mae|ic>``,
     ``<scorer>_top_<k>_overlap``, ``<scorer>_top_<k>_turnover``, ``<scorer>_lucky_beginner_share``,
-    ``lucky_beginner_base_rate``, ``<scorer>_follower_<sharpe|max_drawdown|total_return>``, and with a
-    ceiling ``<scorer>_share_of_ceiling_vs_skill_ndcg_at_<k>``. The ``random`` scorer is a random order's
+    ``lucky_beginner_base_rate``, ``<scorer>_follower_<sharpe|max_drawdown|total_return>`` and their
+    ``net_`` versions (after costs), ``<scorer>_top_<k>_portfolio_turnover_ratio``, and with a ceiling
+    ``<scorer>_share_of_ceiling_vs_skill_ndcg_at_<k>``. The ``random`` scorer is a random order's
     expected NDCG@k and Precision@k.
     """
     metrics: dict[str, float] = {}
@@ -262,7 +267,12 @@ def evaluation_summary(evaluation: Evaluation) -> dict[str, float]:
             f"{scorer}_follower_sharpe": test.sharpe,
             f"{scorer}_follower_max_drawdown": test.max_drawdown,
             f"{scorer}_follower_total_return": test.total_return,
+            f"{scorer}_follower_net_sharpe": test.net_sharpe,
+            f"{scorer}_follower_net_total_return": test.net_total_return,
         }
+        if evaluation.portfolio_turnover is not None:
+            ratio = evaluation.portfolio_turnover[scorer].mean()
+            metrics[f"{scorer}_top_{evaluation.turnover_k}_portfolio_turnover_ratio"] = ratio
     if evaluation.lucky is not None:
         lucky = evaluation.lucky.mean()
         metrics |= {f"{scorer}_lucky_beginner_share": lucky[scorer] for scorer in evaluation.scorers}

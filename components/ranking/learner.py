@@ -19,6 +19,7 @@ from components.config.feast import INPUT_SERVICES, input_service
 from components.config.settings import Settings
 from components.console import progress
 from components.evaluation.evaluate import (  # latent skill: for evaluation only, never a feature
+    PORTFOLIO_TURNOVER,
     SKILL,
     has_skill,
 )
@@ -197,7 +198,7 @@ def survivors(frame: pd.DataFrame) -> pd.Index:
 def evaluation_rows(test: pd.DataFrame, scores: dict[str, np.ndarray]) -> pd.DataFrame:
     """The test date's rows for `components.evaluation.evaluate`: labels, skill, record, each score."""
     columns = [ENTITY_KEY, EVENT_TIMESTAMP, *LABELS, *DERIVED_LABELS, "track_record_days", "return_12m"]
-    columns += [SKILL] if SKILL in test else []
+    columns += [name for name in (SKILL, PORTFOLIO_TURNOVER) if name in test]
     rows = test[columns].assign(**scores)
     return rows.join(baseline_scores(test))
 

@@ -21,7 +21,13 @@ def decide(outcome: TrainingOutcome, settings: Settings) -> GateDecision:
     comparisons = {"baseline": (outcome.candidate_ndcg, outcome.baseline_ndcg)}
     if outcome.champion_ndcg is not None:
         comparisons["champion"] = (outcome.candidate_ndcg_vs_champion, outcome.champion_ndcg)
-    guardrails = {"top_100_turnover": (outcome.candidate_top_turnover, settings.max_top_turnover)}
+    guardrails = {
+        "top_100_turnover": (outcome.candidate_top_turnover, settings.max_top_turnover),
+        "top_100_portfolio_turnover_ratio": (
+            outcome.candidate_portfolio_turnover,
+            settings.max_portfolio_turnover_ratio,
+        ),
+    }
     decision = gate(comparisons, guardrails, outcome.gate_target, settings.non_inferiority_margin)
     logger.info("gate on %s v%s: %s", settings.model_name, outcome.version, decision.headline())
     return decision

@@ -70,6 +70,8 @@ class TrainingOutcome:
     candidate_top_turnover: float
     champion_ndcg: list[float] | None = None
     candidate_ndcg_vs_champion: list[float] | None = None
+    # Guardrail: the model's top 100's median portfolio turnover over every account's (NaN: unknown).
+    candidate_portfolio_turnover: float = float("nan")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -118,6 +120,11 @@ def train_and_register(layout: DataLayout, settings: Settings, tracking: Trackin
         baseline_ndcg=per_fold(result, "roi_log_days", target).tolist(),
         gate_target=target,
         candidate_top_turnover=float(evaluation.turnover["model"].mean()),
+        candidate_portfolio_turnover=(
+            float("nan")
+            if evaluation.portfolio_turnover is None
+            else float(evaluation.portfolio_turnover["model"].mean())
+        ),
         # The champion is compared on the folds it could be scored on, candidate on the same folds.
         champion_ndcg=None if champion is None else champion.tolist(),
         candidate_ndcg_vs_champion=None if champion is None else candidate.reindex(champion.index).tolist(),

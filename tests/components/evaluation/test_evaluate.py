@@ -16,6 +16,7 @@ from components.evaluation.evaluate import (
     lucky_beginners,
     max_drawdown,
     ranking_table,
+    portfolio_turnover,
     recommendation_turnover,
     top_k_stability,
 )
@@ -248,3 +249,24 @@ def test_summary_has_flat_finite_metrics_for_mlflow():
         assert name in summary
     assert summary["perfect_vs_label_ndcg_at_10"] == pytest.approx(1.0)
     assert all(isinstance(v, float) and np.isfinite(v) for v in summary.values())
+
+
+def test_the_portfolio_turnover_guard_sees_a_ranking_of_day_traders():
+    # Scorer `active` ranks the heaviest traders first; `model` is blind to trading.
+    frame = world().assign(turnover_12m=lambda f: f["account_id"].str[1:].astype(float))
+    frame = frame.assign(active=frame["turnover_12m"])
+    assert portfolio_turnover(world(), "model", k=5) is None  # no turnover_12m: not measured
+    ratio_active = portfolio_turnover(frame, "active", k=5)
+    ratio_model = portfolio_turnover(frame, "model", k=5)
+    assert (ratio_active > 1.5).all()  # the top 5 (27..29 +) trade about twice the median account (14.5)
+    assert ratio_model.mean() < ratio_active.mean()
+
+
+def test_the_follower_pays_for_switching_investors_and_copying_their_trades():
+    frame = blocks(world()).assign(turnover_12m=12.0)  # each copied book trades once a month
+    fixed, flipping = (follower_backtest(frame, name, k=10, cost=0.01) for name in ("fixed", "flipping"))
+    # The fixed top 10 is bought once (2 x 100% switched) and then only copies its investors' trades.
+    assert fixed.costs.tolist() == pytest.approx([0.01 * (2 + 1), 0.01, 0.01, 0.01])
+    assert flipping.costs.tolist() == pytest.approx([0.03] * 4)  # a new top 10 every month
+    assert flipping.net_total_return < flipping.total_return
+    assert follower_backtest(world(), "model").net_returns is None  # no turnover: costs unknown

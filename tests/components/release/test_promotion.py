@@ -101,3 +101,14 @@ def test_promotion_moves_the_champion_alias_and_leaves_the_old_version_alone(cli
     assert str(client.get_model_version_by_alias(settings.model_name, registry.CHAMPION).version) == new
     previous = client.get_model_version(settings.model_name, old)
     assert previous.aliases == [] and previous.tags == {"gate": "passed"}
+
+
+def test_a_challenger_recommending_day_traders_is_held_back_by_the_portfolio_turnover_guardrail(settings):
+    assert decide(outcome(candidate_portfolio_turnover=1.2), settings).promote
+    decision = decide(outcome(candidate_portfolio_turnover=3.0), settings)
+    assert not decision.promote
+    assert decision.rule == "the top_100_portfolio_turnover_ratio guardrail"
+    assert (
+        decision.numbers["guardrail_top_100_portfolio_turnover_ratio_limit"]
+        == settings.max_portfolio_turnover_ratio
+    )
