@@ -238,12 +238,17 @@ def gate_verdict(tags: dict[str, str]) -> str:
 
 
 def world_row(world: World, directory: Path) -> dict:
-    """The table's row of a finished world, read from its MLflow store, scores/ and truth/."""
+    """The table's row of a world, read from its MLflow store, scores/ and truth/.
+
+    A run that stopped after training (no scores/) still has its row: the feed's columns are blank and
+    ``run`` says where it stopped.
+    """
     settings = Settings.load(None, data_root=directory / "data")
+    layout = settings.layout
     data = challenger_run_data(settings, mlflow_client(settings))
     figures = ranking_figures(data.metrics)
-    scores = scores_at_test_dates(settings.layout)
-    truth = pd.read_parquet(settings.layout.clean("truth"), columns=[ENTITY_KEY, "archetype"])
+    scores = scores_at_test_dates(layout)
+    truth = pd.read_parquet(layout.clean("truth"), columns=[ENTITY_KEY, "archetype"])
     scorers = ["model", *([figures["best_baseline"]] if figures["best_baseline"] else [])]
     gamblers = archetype_share_of_top(scores, truth, scorers)
     dates = scores[EVENT_TIMESTAMP].unique().tolist()
@@ -254,8 +259,9 @@ def world_row(world: World, directory: Path) -> dict:
         **figures,
         "gambler_share_model": gamblers["model"],
         "gambler_share_best_baseline": gamblers.get(figures["best_baseline"], float("nan")),
-        **feed_top(pd.read_parquet(settings.layout.scores), dates),
+        **(feed_top(pd.read_parquet(layout.scores), dates) if layout.scores.exists() else {}),
         "gate": gate_verdict(data.tags),
+        "run": "finished" if (directory / DONE).exists() else "stopped after training: see run.log",
     }
 
 
@@ -281,6 +287,7 @@ COLUMNS = {  # row key -> the Markdown table's header
     f"top{TOP_FEED}_fdr_pass_share": f"FDR pass, top {TOP_FEED}",
     f"top{TOP_FEED}_mean_probability_of_skill": f"P(skill), top {TOP_FEED}",
     "gate": "gate",
+    "run": "run",
 }
 
 
@@ -306,7 +313,7 @@ def write_table(rows: list[dict], out: Path) -> Path:
 
 
 def tabulate(finished: list[World], out: Path) -> list[dict]:
-    """The rows of the finished worlds; a world that cannot be read is logged and left out."""
+    """The rows of the worlds that ran; a world that cannot be read is logged and left out."""
     rows = []
     for world in finished:
         try:
@@ -333,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             run_world(world, args.accounts, args.out / world.name)
         except RuntimeError as e:  # one world failing leaves the others to run
             logger.error("%s: %s", world.name, e)
-    rows = tabulate([w for w in selected if (args.out / w.name / DONE).exists()], args.out)
+    rows = tabulate([w for w in selected if (args.out / w.name / "data").exists()], args.out)
     print(f"table written to {write_table(rows, args.out)}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -82,6 +83,16 @@ def test_world_row_reads_the_finished_world(tmp_path, monkeypatch):
     assert row["top10_mean_probability_of_skill"] == pytest.approx(0.1945)
     assert row["gate"] == "promoted"
     assert row["test_dates"] == 2
+    assert row["run"] == "finished"
+
+
+def test_a_run_that_stopped_after_training_still_has_its_row_without_the_feed(tmp_path, monkeypatch):
+    fake_world(tmp_path, monkeypatch)
+    (tmp_path / DONE).unlink()
+    shutil.rmtree(tmp_path / "data" / "scores")
+    row = worlds.world_row(WORLD, tmp_path)
+    assert row["run"].startswith("stopped after training")
+    assert "top10_fdr_pass_share" not in row and row["share_of_ceiling"] == pytest.approx(0.5 / 0.8)
 
 
 def test_gambler_share_is_of_each_top_k_averaged_over_dates():
@@ -105,7 +116,7 @@ def test_a_world_without_skill_has_no_best_baseline_and_the_table_leaves_it_blan
     assert "| no skill |" in table and "–" in table and "kept (baseline)" in table
 
 
-def test_main_tabulates_the_finished_worlds_only(tmp_path, monkeypatch):
+def test_main_tabulates_the_worlds_that_ran_only(tmp_path, monkeypatch):
     fake_world(tmp_path / WORLD.name, monkeypatch)
     monkeypatch.setattr(worlds, "WORLDS", [WORLD, World("unrun", 5, "2001-01-01", "2003-12-31")])
     assert worlds.main(["--out", str(tmp_path), "--table-only", "--worlds", "fake,unrun"]) == 0
