@@ -70,18 +70,12 @@ def features_op(
     from components.artifacts import table_manifest
     from components.config.settings import Settings
     from components.console import configure_logging
+    from components.features.spark_operator import compute_features
 
     configure_logging()
     settings = Settings.for_step(data_root, config_file)
     layout = settings.layout
-    if settings.spark_submit == "operator":
-        from components.features.spark_operator import run_feature_application
-
-        counts = run_feature_application(settings, layout)
-    else:
-        from components.features.job import build_features
-
-        counts = build_features(layout)
+    counts = compute_features(settings)
     features.metadata.update(table_manifest(features.path, layout.features, **counts))
     labels.metadata.update(table_manifest(labels.path, layout.labels, **counts))
 

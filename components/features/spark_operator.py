@@ -41,6 +41,19 @@ FAILED = frozenset({"FAILED", "SUBMISSION_FAILED"})
 MAX_NAME = 63  # the operator labels the pods with the application's name
 
 
+def compute_features(settings: Settings) -> dict[str, int]:
+    """Run the feature job where the settings say: a SparkApplication (``spark_submit: operator``, which
+    this waits for) or Spark's local mode in this process; the counts of the written ``features/``.
+
+    Spark is only imported for the local mode: the operator's driver runs it, not this pod.
+    """
+    if settings.spark_submit == "operator":
+        return run_feature_application(settings, settings.layout)
+    from components.features.job import build_features
+
+    return build_features(settings.layout)
+
+
 def application_name(prefix: str, now: datetime | None = None, suffix: str | None = None) -> str:
     """A name no other run takes: the prefix, the UTC time to the second and a random suffix.
 

@@ -28,6 +28,7 @@ from components.features.spark_operator import (
     SCHEDULED,
     VERSION,
     application_name,
+    compute_features,
     run_feature_application,
     table_counts,
 )
@@ -240,3 +241,24 @@ def test_the_counts_read_back_are_the_feature_jobs(spark, tmp_path):
         table_counts(layout)
     counts = build_features(layout, spark)
     assert table_counts(layout) == counts
+
+
+def test_the_job_file_is_where_the_image_installs_the_job_module():
+    dockerfile = (Path(__file__).resolve().parents[3] / "Dockerfile").read_text()
+    venv = re.search(r"RUN python -m venv (\S+)", dockerfile)[1]
+    python = re.search(r"^FROM python:(\d+\.\d+)", dockerfile, re.MULTILINE)[1]
+    installed = f"local://{venv}/lib/python{python}/site-packages/components/features/job.py"
+    assert installed == JOB_FILE
+    assert (Path(__file__).resolve().parents[3] / "components" / "features" / "job.py").exists()
+
+
+@pytest.mark.parametrize("where", ["operator", "local"])
+def test_the_step_runs_the_job_where_the_settings_say(settings, monkeypatch, where):
+    import components.features.job as job
+    import components.features.spark_operator as operator
+
+    ran = []
+    monkeypatch.setattr(operator, "run_feature_application", lambda s, layout: ran.append("operator") or {})
+    monkeypatch.setattr(job, "build_features", lambda layout: ran.append("local") or {})
+    compute_features(settings.model_copy(update={"spark_submit": where}))
+    assert ran == [where]
