@@ -15,8 +15,8 @@ from components.evaluation.evaluate import (
     lucky_beginner_share,
     lucky_beginners,
     max_drawdown,
-    ranking_table,
     portfolio_turnover,
+    ranking_table,
     recommendation_turnover,
     top_k_stability,
 )
