@@ -154,8 +154,9 @@ def ranking_figures(metrics: dict[str, float]) -> dict[str, float | str | None]:
     best, best_by_folds = best_baseline(metrics), best_baseline(metrics, "mean_")
     model = ndcg(metrics, "model")
 
-    def precision(scorer: str | None) -> float:
-        return metrics.get(f"eval_{scorer}_vs_skill_precision_at_{K}", float("nan"))
+    def precision(scorer: str | None) -> float:  # undefined, like NDCG, where nobody is skilled
+        value = metrics.get(f"eval_{scorer}_vs_skill_precision_at_{K}", float("nan"))
+        return value if best else float("nan")
 
     return {scorer: ndcg(metrics, scorer) for scorer in ("model", "ceiling", "random", *BASELINES)} | {
         "best_baseline": best,
@@ -226,15 +227,15 @@ def feed_top(scores: pd.DataFrame, dates: list, k: int = TOP_FEED) -> dict[str, 
 
 
 def gate_verdict(tags: dict[str, str]) -> str:
-    """``promoted``, or ``kept (<the rule that failed>)``.
+    """``promoted``, ``kept (<the rule that failed>)``, or ``not run``.
 
     Example:
-        >>> gate_verdict({"gate_promote": "False", "gate_rule": "baseline"})
-        'kept (baseline)'
+        >>> gate_verdict({"gate_promote": "False", "gate_rule": "baseline"}), gate_verdict({})
+        ('kept (baseline)', 'not run')
     """
-    if tags.get("gate_promote") == "True":
-        return "promoted"
-    return f"kept ({tags.get('gate_rule', 'gate not run')})"
+    if "gate_promote" not in tags:
+        return "not run"
+    return "promoted" if tags["gate_promote"] == "True" else f"kept ({tags.get('gate_rule')})"
 
 
 def world_row(world: World, directory: Path) -> dict:

@@ -110,8 +110,9 @@ def test_gambler_share_is_of_each_top_k_averaged_over_dates():
 
 
 def test_a_world_without_skill_has_no_best_baseline_and_the_table_leaves_it_blank():
-    figures = worlds.ranking_figures({"calibration_ece": 0.01})
+    figures = worlds.ranking_figures({"calibration_ece": 0.01, "eval_model_vs_skill_precision_at_100": 0.08})
     assert figures["best_baseline"] is None
+    assert pd.isna(figures["precision_model"])  # ties at zero skill: the top 100 by skill is arbitrary
     table = worlds.markdown_table([{"world": "no skill", **figures, "gate": "kept (baseline)"}])
     assert "| no skill |" in table and "–" in table and "kept (baseline)" in table
 
