@@ -10,6 +10,7 @@ LightGBM booster of a few hundred kB). Plain functions on paths: the component b
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -65,6 +66,19 @@ def reconciliation_metrics(reconciliation: dict[str, dict]) -> dict[str, int]:
         for table, entry in reconciliation.items()
         for key in ("input", "clean", "quarantined")
     }
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics a KFP Metrics artifact can hold: its metadata is a protobuf Struct, which has no NaN.
+
+    A metric that could not be measured (NaN: e.g. NDCG against skill on a world where nobody is
+    skilled) is left out, as MLflow's own records show it, rather than failing the step.
+
+    Example:
+        >>> finite_metrics({"a": 0.5, "b": float("nan"), "c": float("inf")})
+        {'a': 0.5}
+    """
+    return {name: float(value) for name, value in metrics.items() if math.isfinite(value)}
 
 
 def copied_table(path: str, location: Path, **facts: object) -> dict:

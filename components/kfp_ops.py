@@ -114,7 +114,7 @@ def train_op(
     import shutil
     from pathlib import Path
 
-    from components.artifacts import model_artifact, table_manifest
+    from components.artifacts import finite_metrics, model_artifact, table_manifest
     from components.config.settings import Settings
     from components.config.tracking import use_experiment
     from components.console import configure_logging
@@ -128,7 +128,7 @@ def train_op(
     outcome.metadata.update({"run_id": result.run_id, "version": result.version})
     model.metadata.update(model_artifact(tracking.client, settings.model_name, result.version, model.path))
     predictions.metadata.update(table_manifest(predictions.path, predictions_path(settings.layout)))
-    for name, value in result.summary.items():
+    for name, value in finite_metrics(result.summary).items():
         metrics.log_metric(name, value)
     shutil.copyfile(result.report, evaluation.path)
 

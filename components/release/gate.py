@@ -148,6 +148,9 @@ def rival_reason(
     rival: str, holds: bool, diff: dict[str, float], folds: int, target: str, margin: float
 ) -> str:
     """One rival's rule in words: the mean difference, its CI and the bar it had to clear."""
+    if not np.isfinite(diff["mean_diff"]):  # e.g. against skill on a world where nobody is skilled
+        unmeasured = f"NDCG@100 (vs {target}) could not be measured on any of {folds} folds"
+        return f"no evidence against the {rival}: {unmeasured}"
     bar = f"lower bound >= -{margin:.4f}" if rival == CHAMPION else "lower bound > 0"
     if rival == CHAMPION:
         verdict = "no worse than the champion" if holds else "may be worse than the champion"

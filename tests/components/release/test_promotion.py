@@ -112,3 +112,13 @@ def test_a_challenger_recommending_day_traders_is_held_back_by_the_portfolio_tur
         decision.numbers["guardrail_top_100_portfolio_turnover_ratio_limit"]
         == settings.max_portfolio_turnover_ratio
     )
+
+
+def test_where_nothing_can_be_measured_nothing_is_promoted(settings):
+    # Against skill on a world where nobody is skilled, every fold's NDCG@100 is undefined.
+    nan = [math.nan, math.nan, math.nan]
+    decision = decide(outcome(candidate_ndcg=nan, baseline_ndcg=nan, gate_target="skill"), settings)
+    assert not decision.promote and decision.rule == "superiority over the baseline"
+    assert decision.reasons[0] == (
+        "no evidence against the baseline: NDCG@100 (vs skill) could not be measured on any of 3 folds"
+    )
