@@ -54,7 +54,8 @@ class TrainingOutcome:
     pipeline steps as JSON (`to_json`, `from_json`).
 
     Example:
-        >>> outcome = TrainingOutcome("run", "3", {}, "report.html", [0.6], [0.5], "label", 0.2)
+        >>> outcome = TrainingOutcome("run", "3", {}, "report.html", [0.6], [0.5], "label", 0.2,
+        ...                           candidate_portfolio_turnover=0.9)
         >>> TrainingOutcome.from_json(outcome.to_json()) == outcome
         True
     """
