@@ -17,10 +17,11 @@ SCORERS = ["model", "ceiling", "survivors_only", *BASELINES]
 
 def run_summary(settings: Settings, client: MlflowClient) -> str:
     """Reconciliation counts, walk-forward means, the gate verdict and the champion, as text to print."""
+    counts = json.loads(settings.layout.reconciliation.read_text())
     return "\n".join(
         [
-            *ingest_lines(json.loads(settings.layout.reconciliation.read_text())),
-            *training_lines(settings, client),
+            *ingest_lines(counts),
+            *training_lines(settings, client, has_truth=bool(counts.get("truth", {}).get("clean"))),
             *scores_lines(pd.read_parquet(settings.layout.scores)),
         ]
     )
@@ -41,7 +42,7 @@ def ingest_lines(counts: dict[str, dict]) -> list[str]:
     return lines
 
 
-def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
+def training_lines(settings: Settings, client: MlflowClient, has_truth: bool = False) -> list[str]:
     """The challenger's walk-forward means against the label (and skill), the gate and the champion."""
     challenger = client.get_model_version_by_alias(settings.model_name, registry.CHALLENGER)
     run = client.get_run(challenger.run_id)
@@ -55,11 +56,16 @@ def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
         for scorer in SCORERS:
             ndcg, ic = (run.data.metrics.get(f"mean_{scorer}_vs_{target}_{m}") for m in ("ndcg_at_100", "ic"))
             if ndcg is not None:
-                lines.append(f"  {scorer + '_vs_' + target:<28} NDCG@100 {ndcg:.4f}   Spearman IC {ic:+.4f}")
+                name = f"{scorer}_vs_{target}"
+                lines.append(
+                    f"  {name:<28} NDCG@100 {measured(ndcg, '.4f')}   Spearman IC {measured(ic, '+.4f')}"
+                )
     lines += ceiling_lines(run.data.metrics)
     if "mean_model_vs_skill_ndcg_at_100" not in run.data.metrics:
         lines.append(
-            "  no ground truth was given (no truth/ table): metrics against latent skill are not reported"
+            "  truth/ was given but no account has positive skill: NDCG against skill is undefined"
+            if has_truth
+            else "  no ground truth was given (no truth/ table): metrics against latent skill are not shown"
         )
     rule = run.data.tags.get("gate_rule")
     lines += [
@@ -76,6 +82,17 @@ def training_lines(settings: Settings, client: MlflowClient) -> list[str]:
             f"Champion: {settings.model_name} v{champion.version} (challenger v{challenger.version})"
         )
     return lines
+
+
+def measured(value: float | None, spec: str) -> str:
+    """`value` formatted by `spec`, or ``n/a`` when it was not measured (not logged, or NaN: e.g. against
+    skill on a world where nobody is skilled).
+
+    Example:
+        >>> measured(0.61, ".4f"), measured(float("nan"), ".4f"), measured(None, "+.4f")
+        ('0.6100', 'n/a', 'n/a')
+    """
+    return "n/a" if value is None or value != value else format(value, spec)
 
 
 def ceiling_lines(metrics: dict[str, float]) -> list[str]:

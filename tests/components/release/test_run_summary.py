@@ -48,3 +48,20 @@ def test_the_summary_names_the_champion_once_there_is_one(client, settings, fini
     assert f"Champion: skillrank v{finished_run} (challenger v{finished_run})" in run_summary(
         settings, client
     )
+
+
+def test_metrics_that_could_not_be_measured_read_n_a(client, settings, finished_run, elsewhere):
+    # A world where nobody is skilled: NDCG against skill is NaN and its IC was not logged.
+    run_id = client.get_model_version(settings.model_name, finished_run).run_id
+    client.log_metric(run_id, "mean_model_vs_skill_ndcg_at_100", float("nan"))
+    text = run_summary(settings, client)
+    assert "  model_vs_skill               NDCG@100 n/a   Spearman IC n/a" in text
+
+
+def test_a_world_with_truth_but_no_skill_says_so(client, settings, finished_run, elsewhere):
+    counts = json.loads(settings.layout.reconciliation.read_text())
+    counts["truth"] = {"input": 3, "clean": 3, "quarantined": 0, "reasons": {}}
+    settings.layout.reconciliation.write_text(json.dumps(counts))
+    text = run_summary(settings, client)
+    assert "truth/ was given but no account has positive skill" in text
+    assert "no ground truth was given" not in text
