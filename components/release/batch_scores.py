@@ -17,6 +17,7 @@ from components.config.tracking import load_booster
 from components.errors import require_columns
 from components.release.champion import version_by_alias
 from components.release.training import predictions_path
+from components.scoring.finalize import COLUMNS as FINAL_COLUMNS
 from components.scoring.finalize import (
     SCORING_FEATURES,
     ScoringConstants,
@@ -26,16 +27,8 @@ from components.scoring.finalize import (
 from components.store.feast_io import historical_features, latest_as_of, read_point_in_time_table
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
-COLUMNS = [
-    ENTITY_KEY,
-    EVENT_TIMESTAMP,
-    "score",
-    "confidence",
-    "status",
-    "probability_of_skill",
-    "fdr_pass",
-    "dsr_vs_best_of_n",
-]
+# finalize's columns, with the as-of date after the account
+COLUMNS = [ENTITY_KEY, EVENT_TIMESTAMP, *(column for column in FINAL_COLUMNS if column != ENTITY_KEY)]
 
 
 def write_scores(layout: DataLayout, settings: Settings, client: MlflowClient, version: str) -> dict:

@@ -62,8 +62,7 @@ STATUS_NEW = "new"
 STATUS_ESTABLISHED = "established"
 CONCENTRATION_THRESHOLD = 0.5  # the HHI of two equal positions
 FDR_ALPHA = 0.1
-# The scoring_v1 feature service and the evidence of skill (a ranker input, in every feed service).
-SCORING_FEATURES = tuple(dict.fromkeys((*SCORING_INPUTS, SKILL_EVIDENCE)))
+SCORING_FEATURES = SCORING_INPUTS  # the scoring_v1 feature service (the evidence of skill among them)
 COLUMNS = [
     ENTITY_KEY,
     "score",

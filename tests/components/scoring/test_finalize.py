@@ -268,3 +268,10 @@ def test_fitting_needs_two_established_accounts():
             min_track_record_days=63,
             concentration_penalty=1.0,
         )
+
+
+def test_the_scoring_service_serves_the_evidence_the_probability_of_skill_reads():
+    from components.scoring.finalize import SCORING_FEATURES
+    from components.scoring.skill_probability import SKILL_EVIDENCE
+
+    assert SKILL_EVIDENCE in SCORING_FEATURES
