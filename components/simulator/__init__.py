@@ -10,7 +10,8 @@ only through the trades that signal chooses, never as a drift on returns (`tradi
 so luck (leverage, one hot stock, a bull market) often beats it over short windows. The faults real
 feeds have (duplicate, corrupt, late and unknown-symbol trades; missing snapshot days) are injected
 afterwards and counted (`faults`); `tables` builds the contract tables with opaque ids, and `world` runs
-the chunks of accounts and writes them.
+the chunks of accounts and writes them. Every draw belongs to a seeding block of accounts (`streams`),
+so the world does not depend on the chunk size.
 """
 
 from components.simulator.params import WorldParams

@@ -1,9 +1,10 @@
 """The faults real feeds have, injected after the clean world is generated and counted per kind.
 
-Trades: duplicates, zero or negative quantities and prices, unknown symbols, trades arriving late (in a
-later part file), shuffled rows. Snapshots: missing days (single days, multi-day outages of a few
+Trades: duplicates, zero or negative quantities and prices, unknown symbols, trades arriving late (in the
+next part file), shuffled rows. Snapshots: missing days (single days, multi-day outages of a few
 accounts, one platform-wide day). Faults draw from their own random streams, so the clean world does
-not depend on whether they are injected.
+not depend on whether they are injected; each seeding block of accounts has its own (its
+``rng_faults``), so which rows are faulty does not depend on the chunk size either.
 """
 
 from __future__ import annotations
@@ -60,12 +61,10 @@ def outage_rows(rng: np.random.Generator, world: dict, params: WorldParams) -> n
 
 
 def corrupt_trades(
-    trades: pa.Table, late_in: pa.Table | None, world: dict, faults: Counter, params: WorldParams
+    trades: pa.Table, world: dict, faults: Counter, params: WorldParams
 ) -> tuple[pa.Table, pa.Table]:
-    """Inject trade faults on disjoint rows; return this part (shuffled) and the rows for the next part.
-
-    Late rows of the previous part (`late_in`) arrive in this one; this part's late rows are returned.
-    """
+    """Inject trade faults on disjoint rows of a block's trades; return the rows that arrive now
+    (duplicates included) and the late ones, which `deliver` puts into the next part file."""
     rng = world["rng_faults"]
     rates = {
         "bad_quantity": params.bad_quantity_rate,
@@ -89,9 +88,17 @@ def corrupt_trades(
     trades = garble_symbols(trades, picked["unknown_symbol"], rng)
     late = np.zeros(trades.num_rows, bool)
     late[picked["late_trade"]] = True
-    arrived = [trades.filter(~late), trades.take(picked["duplicate_trade"])]
+    arrived = pa.concat_tables([trades.filter(~late), trades.take(picked["duplicate_trade"])])
+    return arrived, trades.filter(late)
+
+
+def deliver(arrived: list[pa.Table], late_in: pa.Table | None, rng: np.random.Generator) -> pa.Table:
+    """A part file's trades: what arrived of its blocks' trades and the previous part's late ones, shuffled.
+
+    `rng` orders rows only: it may be a stream the part's content no longer draws from.
+    """
     merged = pa.concat_tables(arrived if late_in is None else [*arrived, late_in])
-    return merged.take(rng.permutation(merged.num_rows)), trades.filter(late)
+    return merged.take(rng.permutation(merged.num_rows))
 
 
 def corrupt_values(

@@ -1,4 +1,4 @@
-"""The arrow tables of a simulated chunk, exactly in ``components.contract.tables.TABLES``.
+"""The arrow tables of a seeding block of accounts, exactly in ``components.contract.tables.TABLES``.
 
 Account and trade ids are opaque and unique: a salted integer key (global account index; account index
 and per-account sequence number) scrambled by the splitmix64 bijection into 16 hex digits.
@@ -15,7 +15,7 @@ from components.simulator.params import SEQ_BITS, SESSION_SECONDS
 
 
 def world_tables(world: dict, market: Market, seed: int, keep: np.ndarray) -> dict[str, pa.Table]:
-    """The chunk's accounts, truth, trades (shuffled) and snapshots (rows in `keep`) as contract tables."""
+    """The block's accounts, truth, trades (shuffled) and snapshots (rows in `keep`) as contract tables."""
     ids = account_ids(seed, world["offset"] + np.arange(len(world["skill"])))
     return {
         "accounts": accounts_table(world, market, ids),
@@ -38,7 +38,7 @@ def accounts_table(world: dict, market: Market, ids: pa.Array) -> pa.Table:
 
 
 def trades_table(world: dict, market: Market, seed: int, ids: pa.Array) -> pa.Table:
-    """The chunk's fills as trades, in random order, with opaque unique trade ids."""
+    """The block's fills as trades, in random order, with opaque unique trade ids."""
     account, qty, rng = world["fill_account"], world["fill_qty"], world["rng_order"]
     keys = (world["offset"] + account).astype(np.uint64) << np.uint64(SEQ_BITS) | per_account_seq(account)
     seconds = rng.integers(*SESSION_SECONDS, len(account)).astype("timedelta64[s]")

@@ -12,18 +12,33 @@ deposits) or at random (15% a year); on ``closed_at`` it sells everything at the
 
 A regime change (`RegimeShift`, when ``WorldParams.regime_start`` is set) caps the holdings and scales
 the leverage of its accounts at every rebalance from its first day on; it draws which accounts it
-touches from its own stream ``[seed, 5, offset]`` and changes no other draw.
+touches from its own streams (``REGIME_STREAM``) and changes no other draw.
+
+Every draw of an account comes from its seeding block's streams (`streams.BlockStreams`): traits and
+the daily step from ``TRADING_STREAM``, so a chunk is the concatenation of its blocks, whatever its size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from components.simulator.market import Market
 from components.simulator.params import WorldParams
+from components.simulator.streams import (
+    FAULTS_STREAM,
+    ORDER_STREAM,
+    REGIME_STREAM,
+    SEEDING_BLOCK,
+    TRADING_STREAM,
+    BlockStreams,
+    block_edges,
+)
 from components.simulator.traits import Traits, draw_traits
+
+FILL_COLUMNS = ("fill_account", "fill_day", "fill_symbol", "fill_qty", "fill_price", "fill_fee")
 
 
 @dataclass(frozen=True)
@@ -40,14 +55,12 @@ class RegimeShift:
 def regime_shift(
     market: Market, seed: int, offset: int, size: int, params: WorldParams
 ) -> RegimeShift | None:
-    """The regime change of a chunk of accounts, or None when the world has none."""
+    """The regime change of `size` accounts from global index `offset`, or None when the world has none."""
     if params.regime_start is None:
         return None
-    rng = np.random.default_rng([seed, 5, offset])
+    affected = BlockStreams.of_chunk(seed, REGIME_STREAM, offset, size).random(size) < params.regime_share
     first_x = int(np.searchsorted(market.days, np.datetime64(params.regime_start, "D")))
-    return RegimeShift(
-        first_x, rng.random(size) < params.regime_share, params.regime_holdings, params.regime_leverage
-    )
+    return RegimeShift(first_x, affected, params.regime_holdings, params.regime_leverage)
 
 
 @dataclass
@@ -78,22 +91,23 @@ class Book:
         )
 
 
-def simulate_chunk(market: Market, seed: int, offset: int, size: int, params: WorldParams) -> dict:
-    """Simulate `size` accounts (global indices from `offset`) over the market's days; raw arrays."""
-    rng = np.random.default_rng([seed, 0, offset])
-    traits = draw_traits(rng, size, market, params)
+def simulate_chunk(market: Market, seed: int, offset: int, size: int, params: WorldParams) -> list[dict]:
+    """Simulate `size` accounts (global indices from `offset`, a seeding block's first) over the
+    market's days, all at once; the raw arrays of each of their seeding blocks (see `block_arrays`)."""
+    streams = BlockStreams.of_chunk(seed, TRADING_STREAM, offset, size)
+    traits = Traits.concat([draw_traits(rng, n, market, params) for rng, n in streams.blocks()])
     regime = regime_shift(market, seed, offset, size, params)
     book = Book.empty(size, len(market.symbols))
     for day in range(market.n_days):
-        step_day(book, market, traits, rng, day, params, regime)
-    return chunk_arrays(book, traits, seed, offset, market.n_days)
+        step_day(book, market, traits, streams, day, params, regime)
+    return block_arrays(book, traits, seed, offset, market.n_days)
 
 
 def step_day(
     book: Book,
     market: Market,
     traits: Traits,
-    rng: np.random.Generator,
+    streams: BlockStreams,
     day: int,
     params: WorldParams,
     regime: RegimeShift | None = None,
@@ -102,13 +116,14 @@ def step_day(
     price = market.close[market.first + day]
     opening = traits.open_day == day
     alive = (traits.open_day <= day) & (book.closed_day < 0)
-    flows = draw_flows(rng, alive & ~opening, book.equity, traits.deposit, params)
+    flows = draw_flows(streams, alive & ~opening, book.equity, traits.deposit, params)
     apply_flows(book, np.where(opening, traits.deposit, flows))
     equity = book.cash + book.shares @ price
-    closing = draw_closures(rng, alive & ~opening, equity, book.net_deposit, params)
+    closing = draw_closures(streams, alive & ~opening, equity, book.net_deposit, params)
     due = alive & ~closing & ((day - traits.open_day) % traits.period == 0)
     rebalancing, leaving = np.flatnonzero(due), np.flatnonzero(closing)
-    targets = target_weights(market, market.first + day, traits, rebalancing, rng, regime)
+    noise = streams.standard_normal(rebalancing, len(price))
+    targets = target_weights(market, market.first + day, traits, rebalancing, noise, regime)
     targets = targets * equity[rebalancing, None] / price
     rows = np.concatenate([rebalancing, leaving])
     fill(book, day, rows, np.vstack([targets, np.zeros((len(leaving), len(price)))]), price, equity, params)
@@ -117,7 +132,7 @@ def step_day(
 
 
 def draw_flows(
-    rng: np.random.Generator,
+    rng: np.random.Generator | BlockStreams,
     eligible: np.ndarray,
     equity: np.ndarray,
     deposit: np.ndarray,
@@ -139,7 +154,7 @@ def apply_flows(book: Book, amount: np.ndarray) -> None:
 
 
 def draw_closures(
-    rng: np.random.Generator,
+    rng: np.random.Generator | BlockStreams,
     eligible: np.ndarray,
     equity: np.ndarray,
     net_deposit: np.ndarray,
@@ -156,11 +171,12 @@ def target_weights(
     x: int,
     traits: Traits,
     rows: np.ndarray,
-    rng: np.random.Generator,
+    noise: np.ndarray,
     regime: RegimeShift | None = None,
 ) -> np.ndarray:
-    """Target weights (of equity) of the accounts `rows` rebalancing on extended day `x`."""
-    signal = private_signal(market, x, traits.period[rows], traits.skill[rows], rng)
+    """Target weights (of equity) of the accounts `rows` rebalancing on extended day `x`, whose private
+    signals have the standard normal `noise` (a row per account, a column per symbol)."""
+    signal = private_signal(market, x, traits.period[rows], traits.skill[rows], noise)
     n_hold, leverage = traits.n_hold[rows], traits.leverage[rows]
     if regime is not None and x >= regime.first_x:
         shifted = regime.affected[rows]
@@ -174,12 +190,11 @@ def target_weights(
 
 
 def private_signal(
-    market: Market, x: int, horizon: np.ndarray, skill: np.ndarray, rng: np.random.Generator
+    market: Market, x: int, horizon: np.ndarray, skill: np.ndarray, noise: np.ndarray
 ) -> np.ndarray:
     """``skill * zscore(forward log return over the horizon) + sqrt(1 - skill**2) * noise``, per symbol."""
     future = np.minimum(x + horizon, len(market.days) - 1)
     forward = market.log_close[future] - market.log_close[x]
-    noise = rng.standard_normal(forward.shape)
     return skill[:, None] * zscore_rows(forward) + np.sqrt(1 - skill**2)[:, None] * noise
 
 
@@ -230,30 +245,44 @@ def record(book: Book, day: int, traits: Traits, price: np.ndarray) -> None:
     book.snapshots.append((account, np.full(len(account), day), *(v[account] for v in book.state)))
 
 
-def chunk_arrays(book: Book, traits: Traits, seed: int, offset: int, n_days: int) -> dict:
-    """The chunk's raw columns: accounts, fills and snapshot rows (account-major, by day)."""
+def block_arrays(book: Book, traits: Traits, seed: int, offset: int, n_days: int) -> list[dict]:
+    """The raw columns of each seeding block of the chunk, as if the block had been simulated alone:
+    its accounts (indices within the block), fills (by day), snapshot rows (account-major, by day), and
+    the streams of its faults and of its trades' timestamps and order."""
     fills = [np.concatenate(column) for column in zip(*book.fills, strict=True)]
     snapshots = [np.concatenate(column) for column in zip(*book.snapshots, strict=True)]
-    by_account = np.argsort(snapshots[0], kind="stable")
-    account, day, equity, cash, net_deposit = (column[by_account] for column in snapshots)
-    return {
-        "offset": offset,
+    edges = block_edges(len(traits.skill))
+    fill_block = fills[0] // SEEDING_BLOCK
+    by_block = np.argsort(fill_block, kind="stable")  # each block's fills stay in the order it recorded them
+    fill_cuts = np.searchsorted(fill_block[by_block], np.arange(len(edges)))
+    fills = [column[by_block] for column in fills]
+    snapshots = [column[np.argsort(snapshots[0], kind="stable")] for column in snapshots]
+    snapshot_cuts = np.searchsorted(snapshots[0], edges)
+    accounts = {
         "skill": traits.skill,
         "archetype": traits.archetype,
         "country": traits.country,
         "open_day": traits.open_day,
         "closed_day": book.closed_day,
         "last_day": np.where(book.closed_day >= 0, book.closed_day, n_days - 1),
-        **dict(
-            zip(
-                ("fill_account", "fill_day", "fill_symbol", "fill_qty", "fill_price", "fill_fee"),
-                fills,
-                strict=True,
-            )
-        ),
-        "snapshot_account": account,
-        "snapshot_day": day,
-        "snapshot_values": (equity, cash, net_deposit),
-        "rng_faults": np.random.default_rng([seed, 1, offset]),
-        "rng_order": np.random.default_rng([seed, 2, offset]),
     }
+    blocks = []
+    for i, (lo, hi) in enumerate(pairwise(edges.tolist())):
+        block_fills = [column[fill_cuts[i] : fill_cuts[i + 1]] for column in fills]
+        account, day, equity, cash, net_deposit = (
+            column[snapshot_cuts[i] : snapshot_cuts[i + 1]] for column in snapshots
+        )
+        first = offset + lo
+        blocks.append(
+            {
+                "offset": first,
+                **{name: values[lo:hi] for name, values in accounts.items()},
+                **dict(zip(FILL_COLUMNS, [block_fills[0] - lo, *block_fills[1:]], strict=True)),
+                "snapshot_account": account - lo,
+                "snapshot_day": day,
+                "snapshot_values": (equity, cash, net_deposit),
+                "rng_faults": np.random.default_rng([seed, FAULTS_STREAM, first]),
+                "rng_order": np.random.default_rng([seed, ORDER_STREAM, first]),
+            }
+        )
+    return blocks

@@ -1,4 +1,4 @@
-"""The latent traits of a chunk of accounts, drawn from the seed.
+"""The latent traits of accounts, drawn from the seed (a seeding block at a time, see `streams`).
 
 - skill: the information coefficient of the account's private signal (see
   ``components.simulator.trading``). 70% of accounts have skill 0, 20% skill in [0.02, 0.10], 10% in
@@ -17,7 +17,7 @@ The shares and ranges above are the defaults of `WorldParams`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from components.simulator.params import COUNTRIES, COUNTRY_WEIGHTS, STYLES, Worl
 
 @dataclass(frozen=True)
 class Traits:
-    """Latent traits of a chunk of accounts, one entry per account."""
+    """Latent traits of a group of accounts, one entry (row) per account."""
 
     skill: np.ndarray
     archetype: np.ndarray
@@ -39,6 +39,13 @@ class Traits:
     open_day: np.ndarray
     deposit: np.ndarray
     country: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list[Traits]) -> Traits:
+        """The traits of consecutive groups of accounts (a chunk's seeding blocks) as one."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
 
 def draw_traits(rng: np.random.Generator, size: int, market: Market, params: WorldParams) -> Traits:

@@ -1,10 +1,15 @@
 """Write a simulated platform: `simulate_world` runs the chunks of accounts and writes their tables.
 
 Accounts are simulated in chunks (vectorised over accounts, looping over trading days), so memory grows
-with the chunk size, not the number of accounts. Each draw has its own seeded stream: traits and trading
-``[seed, 0, offset]``, faults ``[seed, 1, offset]``, row order ``[seed, 2, offset]``, the platform-wide
-missing day ``[seed, 3]``, id salts ``[seed, 4, stream]``. The same seed and chunk size give the same
-world; the world does not depend on ``inject_faults`` except for the faults themselves.
+with the chunk size, not the number of accounts. Random streams belong to seeding blocks of
+``SEEDING_BLOCK`` accounts (`streams`), keyed by the block's first global account index ``first``; a
+chunk is a whole number of blocks. Each draw has its own seeded stream: traits and trading
+``[seed, 0, first]``, faults ``[seed, 1, first]``, trade timestamps and order ``[seed, 2, first]``, the
+regime change ``[seed, 5, first]``, the platform-wide missing day ``[seed, 3]``, id salts
+``[seed, 4, stream]``. The world is a function of the seed, the number of accounts, the period, the
+params and ``inject_faults`` only: the chunk size changes the part files and the order of rows in
+them, never the rows of a table. The world does not depend on ``inject_faults`` except for the faults
+themselves.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import pyarrow.parquet as pq
 
 from components.console import progress
 from components.errors import DataError
-from components.simulator.faults import corrupt_trades, drop_snapshot_days, pick_platform_day
+from components.simulator.faults import corrupt_trades, deliver, drop_snapshot_days, pick_platform_day
 from components.simulator.market import Market, build_market
 from components.simulator.market_data import market_table, sectors_table
 from components.simulator.params import WORLD_TABLES, WorldParams
+from components.simulator.streams import SEEDING_BLOCK, whole_blocks
 from components.simulator.tables import frame_table, world_tables
 from components.simulator.trading import simulate_chunk
 
@@ -38,7 +44,7 @@ def simulate_world(
     end: date,
     seed: int,
     *,
-    chunk_size: int = 2500,
+    chunk_size: int = SEEDING_BLOCK,
     inject_faults: bool = True,
     params: WorldParams | None = None,
 ) -> dict:
@@ -46,7 +52,8 @@ def simulate_world(
 
     The folders accounts/, trades/, snapshots/, market/, sectors/ and truth/ under `out_dir` are replaced.
     Trades and snapshots are written as one part file per chunk of accounts (trades shuffled, plus one
-    more part for the last chunk's late trades when faults are injected).
+    more part for the last chunk's late trades when faults are injected). The tables' rows do not
+    depend on `chunk_size`; the part files and the order of rows in them do.
 
     Args:
         out_dir: Directory that receives one folder of Parquet files per table.
@@ -55,6 +62,7 @@ def simulate_world(
         end: Last simulated day (inclusive).
         seed: Seed of every random draw.
         chunk_size: Accounts simulated at once: memory grows with chunk_size times days, not n_accounts.
+            Rounded up to a whole number of seeding blocks (``SEEDING_BLOCK`` accounts).
         inject_faults: Inject the faults of real feeds; False writes the clean world.
         params: Knobs of the platform; the defaults are the demo world.
 
@@ -80,20 +88,59 @@ def simulate_world(
     rows += write_part(out_dir, 0, {"sectors": frame_table(sectors_table(), "sectors")})
     platform_day = pick_platform_day(market, seed) if inject_faults else None
     faults, late = Counter(), None
+    chunk_size = whole_blocks(chunk_size)
     chunks = progress(range(0, n_accounts, chunk_size), f"simulating {n_accounts} accounts", unit="chunk")
     for part, offset in enumerate(chunks):
-        world = simulate_chunk(market, seed, offset, min(chunk_size, n_accounts - offset), params)
-        keep = np.ones(len(world["snapshot_account"]), bool)
-        if inject_faults:
-            keep = drop_snapshot_days(world, faults, platform_day, params)
-        tables = world_tables(world, market, seed, keep)
-        if inject_faults:
-            tables["trades"], late = corrupt_trades(tables["trades"], late, world, faults, params)
+        size = min(chunk_size, n_accounts - offset)
+        blocks = simulate_chunk(market, seed, offset, size, params)
+        counter = faults if inject_faults else None
+        tables, late = chunk_tables(blocks, market, seed, params, platform_day, counter, late)
         rows += write_part(out_dir, part, tables)
-        logger.debug("simulated accounts %d-%d of %d", offset, offset + len(world["skill"]), n_accounts)
+        logger.debug("simulated accounts %d-%d of %d", offset, offset + size, n_accounts)
     if late is not None:
         rows += write_part(out_dir, part + 1, {"trades": late})
     return _summary(rows, faults, market, platform_day)
+
+
+def chunk_tables(
+    blocks: list[dict],
+    market: Market,
+    seed: int,
+    params: WorldParams,
+    platform_day: int | None,
+    faults: Counter | None,
+    late_in: pa.Table | None,
+) -> tuple[dict[str, pa.Table], pa.Table | None]:
+    """The tables of a chunk's part file, its seeding blocks' one after the other, and its late trades.
+
+    With `faults` (a counter), each block's faults are injected and counted; the part's trades are
+    what arrived of the blocks' trades and `late_in`, the previous chunk's late trades, shuffled.
+    Without, there are no late trades (None).
+    """
+    per_block = [block_tables(block, market, seed, params, platform_day, faults) for block in blocks]
+    tables = {name: pa.concat_tables([t[name] for t, _ in per_block]) for name in per_block[0][0]}
+    if faults is None:
+        return tables, None
+    # The order is drawn last from the first block's fault stream: it orders rows, it changes none.
+    tables["trades"] = deliver([t["trades"] for t, _ in per_block], late_in, blocks[0]["rng_faults"])
+    return tables, pa.concat_tables([late for _, late in per_block])
+
+
+def block_tables(
+    block: dict,
+    market: Market,
+    seed: int,
+    params: WorldParams,
+    platform_day: int | None,
+    faults: Counter | None,
+) -> tuple[dict[str, pa.Table], pa.Table | None]:
+    """The contract tables of a seeding block (one of `simulate_chunk`'s) and, with `faults`, its late
+    trades: its faults are injected and counted, and its trades are those that arrive on time."""
+    if faults is None:
+        return world_tables(block, market, seed, np.ones(len(block["snapshot_account"]), bool)), None
+    tables = world_tables(block, market, seed, drop_snapshot_days(block, faults, platform_day, params))
+    tables["trades"], late = corrupt_trades(tables["trades"], block, faults, params)
+    return tables, late
 
 
 def reset_tables(out_dir: Path) -> None:

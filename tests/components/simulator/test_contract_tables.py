@@ -25,14 +25,14 @@ def read(out: Path, table: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clean")
-    simulate_world(out, 250, START, END, seed=21, chunk_size=100, inject_faults=False)
+    simulate_world(out, 250, START, END, seed=21, inject_faults=False)
     return out
 
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("faulty")
-    return out, simulate_world(out, 250, START, END, seed=21, chunk_size=100)
+    return out, simulate_world(out, 250, START, END, seed=21)
 
 
 @pytest.mark.parametrize("table", list(TABLES))
@@ -44,11 +44,6 @@ def test_every_table_has_exactly_the_contract_schema(faulty, table):
 def test_summary_counts_the_rows_written(faulty):
     out, summary = faulty
     assert summary["rows"] == {table: pq.read_table(out / table).num_rows for table in summary["rows"]}
-
-
-def test_trades_and_snapshots_come_in_several_part_files(faulty):
-    assert len(list((faulty[0] / "trades").glob("*.parquet"))) > 2
-    assert len(list((faulty[0] / "snapshots").glob("*.parquet"))) > 2
 
 
 def test_trades_are_not_sorted(faulty):

@@ -80,9 +80,9 @@ def test_affected_accounts_hold_at_most_the_regimes_names_at_its_leverage(tiny_m
         country=np.array(["GB", "GB"]),
     )
     shift = RegimeShift(first_x=2, affected=np.array([True, False]), holdings=1, leverage=0.5)
-    rows = np.array([0, 1])
-    before = target_weights(tiny_market, 1, traits, rows, np.random.default_rng(0), shift)
-    after = target_weights(tiny_market, 2, traits, rows, np.random.default_rng(0), shift)
+    rows, noise = np.array([0, 1]), np.random.default_rng(0).standard_normal((2, 3))
+    before = target_weights(tiny_market, 1, traits, rows, noise, shift)
+    after = target_weights(tiny_market, 2, traits, rows, noise, shift)
     np.testing.assert_allclose(before.sum(axis=1), [1.0, 1.0])
     assert (before > 0).sum(axis=1).tolist() == [3, 3]
     assert (after > 0).sum(axis=1).tolist() == [1, 3]  # the affected account keeps one name

@@ -9,10 +9,11 @@ from components.simulator.trading import Book, draw_closures, fill, private_sign
 
 
 def test_a_perfect_signal_is_the_zscored_forward_return_and_a_zero_skill_one_pure_noise(tiny_market):
-    signal = private_signal(tiny_market, 1, np.array([2, 2]), np.array([1.0, 0.0]), np.random.default_rng(0))
+    noise = np.random.default_rng(0).standard_normal((2, 3))
+    signal = private_signal(tiny_market, 1, np.array([2, 2]), np.array([1.0, 0.0]), noise)
     forward = tiny_market.log_close[3] - tiny_market.log_close[1]
     np.testing.assert_allclose(signal[0], zscore_rows(forward[None, :])[0])
-    np.testing.assert_allclose(signal[1], np.random.default_rng(0).standard_normal((2, 3))[1])
+    np.testing.assert_allclose(signal[1], noise[1])
 
 
 def test_top_n_keeps_the_highest_finite_values():

@@ -14,6 +14,7 @@ from scipy.stats import spearmanr
 from components.contract.tables import INDEX_SYMBOL
 from components.errors import DataError
 from components.simulator.market_data import SECTORS, load_closes
+from components.simulator.streams import SEEDING_BLOCK
 from components.simulator.world import simulate_world
 
 START, END = date(2019, 1, 1), date(2019, 12, 31)
@@ -36,13 +37,13 @@ def read(out: Path, table: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def clean_world(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("clean")
-    return out, simulate_world(out, 300, START, END, seed=11, chunk_size=100, inject_faults=False)
+    return out, simulate_world(out, 300, START, END, seed=11, inject_faults=False)
 
 
 @pytest.fixture(scope="module")
 def faulty_world(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("faulty")
-    return out, simulate_world(out, 300, START, END, seed=11, chunk_size=100)
+    return out, simulate_world(out, 300, START, END, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -183,23 +184,6 @@ def test_fault_counts_match_the_written_trades(faulty_world, clean_world):
     assert trades.trade_id.nunique() == clean_world[1]["rows"]["trades"]
 
 
-def test_late_trades_arrive_in_a_later_part_file(faulty_world):
-    out, summary = faulty_world
-    account_part = {
-        a: i
-        for i, f in enumerate(sorted((out / "accounts").iterdir()))
-        for a in pd.read_parquet(f).account_id
-    }
-    parts = sorted((out / "trades").iterdir())
-    late = 0
-    for i, f in enumerate(parts):
-        owners = pd.read_parquet(f).account_id.map(account_part)
-        assert (owners <= i).all()
-        late += (owners < i).sum()
-    assert len(parts) == 4
-    assert late == summary["faults"]["late_trade"]
-
-
 def test_missing_snapshot_rows_are_counted_and_never_altered(faulty_world, clean_world):
     keys = ["account_id", "date"]
     faulty, clean = read(faulty_world[0], "snapshots"), read(clean_world[0], "snapshots")
@@ -265,7 +249,7 @@ def test_a_window_after_the_data_is_an_error(tmp_path):
 
 def test_a_progress_bar_counts_the_chunks_of_accounts(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SKILLRANK_PROGRESS", "1")
-    simulate_world(tmp_path, 30, date(2020, 1, 1), date(2020, 2, 28), seed=1, chunk_size=10)
+    simulate_world(tmp_path, SEEDING_BLOCK + 1, date(2020, 1, 2), date(2020, 1, 3), seed=1)
     err = capsys.readouterr().err
-    assert "simulating 30 accounts" in err
-    assert "3/3" in err
+    assert f"simulating {SEEDING_BLOCK + 1} accounts" in err
+    assert "2/2" in err
