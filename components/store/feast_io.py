@@ -1,16 +1,18 @@
-"""Publish features to Feast and read training sets back through it (never through a side path)."""
+"""Publish features to Feast and read training sets back by its point-in-time join (never a side path:
+the fast join of file-backed views is computed from Feast's registered definitions and tested equal)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
-from feast import FeatureStore
+from feast import FeatureService, FeatureStore
 
 from components.config.layout import DataLayout
 from components.console import progress
 from components.errors import DataError
 from components.store.online_load import OnlineLoad, load_frame_latest
+from components.store.point_in_time import point_in_time_join
 from feature_repo.definitions import account_monthly_features, service_features
 from feature_repo.feature_schema import ENTITY_KEY, EVENT_TIMESTAMP
 
@@ -82,27 +84,40 @@ def date_chunks(dates: pd.Series, max_rows: int) -> list[list[pd.Timestamp]]:
     return groups + [current] if current else groups
 
 
-def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_service: str) -> pd.DataFrame:
-    """Point-in-time join of the feature service onto (account_id, as_of_date) rows.
-
-    Extra columns of `entity_rows` (labels) are carried through. Returns the rows with
-    ``as_of_date`` as naive timestamps and one column per feature of the service. The join runs in
+def feast_historical_features(
+    store: FeatureStore, entity_rows: pd.DataFrame, service: FeatureService
+) -> pd.DataFrame:
+    """Feast's `get_historical_features` of `service` onto `entity_rows` (naive ``as_of_date``), in
     chunks of whole as-of dates (`HISTORICAL_CHUNK_ROWS`), which bounds its memory and leaves its
-    result unchanged.
-
-    Raises:
-        DataError: The registered service did not return all its features (a stale registry).
-    """
-    service = store.get_feature_service(feature_service)
+    result unchanged; ``as_of_date`` comes back naive."""
     parts = []
     chunks = date_chunks(entity_rows[EVENT_TIMESTAMP], HISTORICAL_CHUNK_ROWS)
-    for dates in progress(chunks, f"point-in-time join of {feature_service}", unit="chunk"):
+    for dates in progress(chunks, f"point-in-time join of {service.name}", unit="chunk"):
         entity_df = entity_rows[entity_rows[EVENT_TIMESTAMP].isin(dates)]
         entity_df = entity_df.rename(columns={EVENT_TIMESTAMP: "event_timestamp"})
         entity_df["event_timestamp"] = pd.to_datetime(entity_df["event_timestamp"], utc=True)
         parts.append(store.get_historical_features(entity_df=entity_df, features=service).to_df())
     frame = pd.concat(parts, ignore_index=True).rename(columns={"event_timestamp": EVENT_TIMESTAMP})
     frame[EVENT_TIMESTAMP] = frame[EVENT_TIMESTAMP].dt.tz_localize(None)
+    return frame
+
+
+def historical_features(store: FeatureStore, entity_rows: pd.DataFrame, feature_service: str) -> pd.DataFrame:
+    """Point-in-time join of the feature service onto (account_id, as_of_date) rows.
+
+    Extra columns of `entity_rows` (labels) are carried through. Returns the rows with
+    ``as_of_date`` as naive timestamps and one column per feature of the service, sorted by date and
+    account. File-backed views (the default and the cluster's stores) are joined by
+    `components.store.point_in_time`, Feast's join computed in linear time and memory from the
+    registered definitions and tested equal to it; any other view by `feast_historical_features`.
+
+    Raises:
+        DataError: The registered service did not return all its features (a stale registry).
+    """
+    service = store.get_feature_service(feature_service)
+    frame = point_in_time_join(store, entity_rows, service)
+    if frame is None:  # a view that is not file-backed: Feast's own join
+        frame = feast_historical_features(store, entity_rows, service)
     missing = [name for name in service_features(service) if name not in frame.columns]
     if missing:
         raise DataError(

@@ -16,14 +16,23 @@ def rows(world) -> pd.DataFrame:
     return world.features[[ENTITY_KEY, EVENT_TIMESTAMP]].assign(label=range(len(world.features)))
 
 
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feast returns the rows of a join in an order of its own."""
+    return frame.sort_values([EVENT_TIMESTAMP, ENTITY_KEY]).reset_index(drop=True)
+
+
 def test_chunked_point_in_time_join_equals_one_join(world, rows, monkeypatch):
     store = feature_store(world.settings)
-    whole = feast_io.historical_features(store, rows, training_v1.name)
+    service = store.get_feature_service(training_v1.name)
+    whole = feast_io.feast_historical_features(store, rows, service)
     monkeypatch.setattr(feast_io, "HISTORICAL_CHUNK_ROWS", 60)  # about one as-of date per join
     chunks = feast_io.date_chunks(rows[EVENT_TIMESTAMP], 60)
     assert len(chunks) == rows[EVENT_TIMESTAMP].nunique() > 1
-    chunked = feast_io.historical_features(store, rows, training_v1.name)
-    pd.testing.assert_frame_equal(chunked, whole)
+    chunked = sorted_rows(feast_io.feast_historical_features(store, rows, service))
+    pd.testing.assert_frame_equal(chunked, sorted_rows(whole))
+    # What training reads (the as-of merge of the file-backed view) is the same join.
+    joined = feast_io.historical_features(store, rows, training_v1.name)
+    pd.testing.assert_frame_equal(joined, chunked)
     published = world.features.assign(
         **{EVENT_TIMESTAMP: world.features[EVENT_TIMESTAMP].astype("datetime64[ns]")}
     )
