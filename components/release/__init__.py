@@ -7,23 +7,20 @@
 table with the served model (`serving_version`); `run_summary` tells what a run did.
 """
 
-from components.release.batch_scores import serving_version, write_scores
-from components.release.deploy import deploy_champion
-from components.release.gate import GateDecision, gate
-from components.release.promotion import decide, promote, record_decision
-from components.release.run_summary import run_summary
-from components.release.training import TrainingOutcome, train_and_register
+from components.lazy import lazy_exports
 
-__all__ = [
-    "GateDecision",
-    "TrainingOutcome",
-    "decide",
-    "deploy_champion",
-    "gate",
-    "promote",
-    "record_decision",
-    "run_summary",
-    "serving_version",
-    "train_and_register",
-    "write_scores",
-]
+_EXPORTS = {
+    "GateDecision": "components.release.gate",
+    "TrainingOutcome": "components.release.training",
+    "decide": "components.release.promotion",
+    "deploy_champion": "components.release.deploy",
+    "gate": "components.release.gate",
+    "promote": "components.release.promotion",
+    "record_decision": "components.release.promotion",
+    "run_summary": "components.release.run_summary",
+    "serving_version": "components.release.batch_scores",
+    "train_and_register": "components.release.training",
+    "write_scores": "components.release.batch_scores",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -14,7 +14,10 @@ the chunks of accounts and writes them. Every draw belongs to a seeding block of
 so the world does not depend on the chunk size.
 """
 
+from components.lazy import lazy_exports
 from components.simulator.params import WorldParams
-from components.simulator.world import simulate_world
 
+# `simulate_world` on first use: its module loads the real closes (skfolio, scipy, sklearn: seconds),
+# which every command that only reads `WorldParams` (the CLI's --help) would otherwise pay.
 __all__ = ["WorldParams", "simulate_world"]
+__getattr__ = lazy_exports(__name__, {"simulate_world": "components.simulator.world"})

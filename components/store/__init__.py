@@ -6,18 +6,17 @@ join; `RetrievalIndex` picks the candidates stage 2 ranks. The store itself is b
 by `components.config.feast.feature_store`.
 """
 
-from components.store.feast_io import historical_features, latest_as_of, read_point_in_time_table
-from components.store.modelling_frame import modelling_frame
-from components.store.publish import publish_features
-from components.store.retrieval import RetrievalIndex, build_retrieval_index, write_retrieval_index
+from components.lazy import lazy_exports
 
-__all__ = [
-    "RetrievalIndex",
-    "build_retrieval_index",
-    "historical_features",
-    "latest_as_of",
-    "modelling_frame",
-    "publish_features",
-    "read_point_in_time_table",
-    "write_retrieval_index",
-]
+_EXPORTS = {
+    "RetrievalIndex": "components.store.retrieval",
+    "build_retrieval_index": "components.store.retrieval",
+    "historical_features": "components.store.feast_io",
+    "latest_as_of": "components.store.feast_io",
+    "modelling_frame": "components.store.modelling_frame",
+    "publish_features": "components.store.publish",
+    "read_point_in_time_table": "components.store.feast_io",
+    "write_retrieval_index": "components.store.retrieval",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
