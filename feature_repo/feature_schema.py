@@ -12,6 +12,39 @@ ENTITY_KEY = "account_id"
 MAIN_SECTOR = "main_sector"  # a string column of features/, not a Feast feature: what the feed filters by
 EVENT_TIMESTAMP = "as_of_date"
 
+# Post-trade evidence (components/features/post_trade.py): per trade, the traded symbol's return over the
+# h trading days after it minus the equal-weight platform universe's, signed by the side, counted once
+# its window has closed by the as-of date; per horizon h and window, the mean and its t-statistic.
+POST_TRADE_HORIZONS: tuple[int, ...] = (5, 10, 20)
+POST_TRADE_WINDOWS: dict[str, str] = {
+    "inception": "since inception",
+    "12m": "closed in the trailing 12 months",
+}
+
+
+def post_trade_names(horizon: int, window: str) -> tuple[str, str]:
+    """(mean, t-statistic) feature names of one post-trade horizon and window of `POST_TRADE_WINDOWS`.
+
+    Example:
+        >>> post_trade_names(10, "inception")
+        ('post_trade_mean_10d_inception', 'post_trade_tstat_10d_inception')
+    """
+    return f"post_trade_mean_{horizon}d_{window}", f"post_trade_tstat_{horizon}d_{window}"
+
+
+def _post_trade_features() -> dict[str, str]:
+    features = {}
+    for horizon in POST_TRADE_HORIZONS:
+        for window, span in POST_TRADE_WINDOWS.items():
+            mean_name, tstat_name = post_trade_names(horizon, window)
+            what = (
+                f"signed {horizon}-day return after each trade over the equal-weight universe, windows {span}"
+            )
+            features[mean_name] = f"Mean {what}."
+            features[tstat_name] = f"t-statistic (mean / sd x sqrt(n)) of the {what}."
+    return features
+
+
 # name -> description. Every feature is stored as float64.
 FEATURES: dict[str, str] = {
     "sharpe_12m": "Annualised Sharpe ratio of flow-adjusted daily returns over the trailing 12 months.",
@@ -65,6 +98,8 @@ FEATURES: dict[str, str] = {
     "alpha_tstat_inception": "t-statistic of the alpha over the S&P 500 since inception.",
     "universe_alpha_tstat_inception": "t-statistic of the alpha over the equal-weight platform universe, "
     "since inception.",
+    # Evidence of trade timing: what each trade's side said about the prices that followed it.
+    **_post_trade_features(),
 }
 
 # What each consumer reads, in its order: each tuple is a feature service of `feature_repo.definitions`.

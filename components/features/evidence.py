@@ -81,14 +81,15 @@ def pair_sums(r: Column, x: Column, prefix: str) -> list[Column]:
     return [column.alias(f"{prefix}{name}") for name, column in zip(PAIR_SUMS, sums, strict=True)]
 
 
-def account_periods(grid: DataFrame, sums: DataFrame) -> DataFrame:
-    """The (account, period) rows of the grid and of the sums together, sums 0 where a period has none.
+def account_periods(grid: DataFrame, sums: DataFrame, columns: list[str] = FACTOR_SUMS) -> DataFrame:
+    """The (account, period) rows of the grid and of the sums together, the sum `columns` 0 where a
+    period has none.
 
     Windows run over these periods: a grid period may have no returns (a month-long gap), and a closed
     account's last days (after its last as-of date) still count in the labels of the as-of dates
     before it closed.
     """
-    return grid.select(*KEYS).join(sums, KEYS, "full").fillna(0, subset=FACTOR_SUMS)
+    return grid.select(*KEYS).join(sums, KEYS, "full").fillna(0, subset=columns)
 
 
 def factor_regression(window: str, factor: str) -> dict[str, Column]:

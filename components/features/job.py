@@ -2,7 +2,8 @@
 
 `build_features` reads as the list of its stages: the as-of calendar (`components.features.calendar`),
 daily and per-period returns (`components.features.returns`), positions and trades
-(`components.features.trading`), the evidence sums (`components.features.evidence`), then the feature
+(`components.features.trading`), the evidence sums (`components.features.evidence`), the post-trade
+sums (`components.features.post_trade`), then the feature
 panel: trailing windows and feature columns (`components.features.windows`), holdings and the market
 context (`components.features.market`) and the forward labels (`components.labels.forward`), joined
 on (account_id, period). Each summary is cached once computed, so later stages read it.
@@ -38,6 +39,7 @@ from components.features.market import (
     sector_momentum,
     symbol_sectors,
 )
+from components.features.post_trade import post_trade_features, post_trade_sums, post_trade_windows
 from components.features.returns import daily_returns, index_closes, monthly_returns
 from components.features.spark import spark_session
 from components.features.trading import (
@@ -92,15 +94,21 @@ def build_features(layout: DataLayout, spark: SparkSession | None = None) -> dic
     positions = materialise(
         monthly_positions(tables["trades"], days, base_days, windows), "monthly positions"
     )
-    evidence = materialise(evidence_sums(daily, universe_levels(tables["market"])), "evidence sums")
+    universe = universe_levels(tables["market"])
+    evidence = materialise(evidence_sums(daily, universe), "evidence sums")
+    post_trade = materialise(
+        post_trade_sums(tables["trades"], base_days, post_trade_windows(tables["market"], trading, universe)),
+        "post-trade sums",
+    )
     panel = materialise(
-        feature_panel(tables, calendar, days, asof, monthly, positions, evidence), "feature panel"
+        feature_panel(tables, calendar, days, asof, monthly, positions, evidence, post_trade),
+        "feature panel",
     )
     counts = panel_counts(panel)
     for columns, texts, path in ((FEATURES, (MAIN_SECTOR,), layout.features), (LABELS, (), layout.labels)):
         write_table(panel, list(columns), path, texts)
         logger.info("features: wrote %s (%d rows)", path, counts["rows"])
-    for frame in (panel, evidence, positions, monthly):
+    for frame in (panel, post_trade, evidence, positions, monthly):
         frame.unpersist()
     logger.info("features: %d accounts over %d as-of dates", counts["accounts"], counts["as_of_dates"])
     return counts
@@ -114,12 +122,14 @@ def feature_panel(
     monthly: DataFrame,
     positions: DataFrame,
     evidence: DataFrame,
+    post_trade: DataFrame,
 ) -> DataFrame:
     """Every feature and label on the account x as-of grid, keyed by (account_id, period), with as_of,
     and the account's main sector at T (`components.features.trading.MAIN_SECTOR`).
 
     `evidence` holds the per-period regression sums of `components.features.evidence`: they give the
-    since-inception evidence and the 12-month forward label.
+    since-inception evidence and the 12-month forward label; `post_trade` the per-period sums of
+    `components.features.post_trade`, the evidence of trade timing.
     """
     # Imported here: the Spark labels build on this package's modules (the calendar, the return and
     # evidence sums), so a module-level import would make importing them first a cycle.
@@ -147,6 +157,7 @@ def feature_panel(
         .join(forward_labels(monthly, asof, calendar.last), KEYS, "left")
         .join(next_day_label(monthly, asof), KEYS, "left")
         .join(evidence_features(grid, evidence), KEYS, "left")
+        .join(post_trade_features(grid, post_trade), KEYS, "left")
         .join(forward_alpha_label(grid, evidence, calendar.last_period), KEYS, "left")
         .join(held.select(*KEYS, MAIN_SECTOR), KEYS, "left")
     )
