@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
+from feast.infra.online_stores.helpers import extract_text_and_num
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from components.config.feast import feature_store
 from components.config.settings import Settings
@@ -73,6 +76,27 @@ def test_sqlite_fast_path_writes_the_rows_materialize_writes(tmp_path):
     pd.testing.assert_frame_equal(online(fast[1], accounts), online(reference[1], accounts))
     account_3 = online(fast[1], ["acc-0003"])  # its newest row is the first month-end's
     assert account_3.loc["acc-0003", "sharpe_12m"] == frame.loc[3, "sharpe_12m"]
+
+
+def test_a_load_in_many_parts_writes_the_rows_materialize_writes(tmp_path, monkeypatch):
+    """Value texts formatted by the worker process, several parts a transaction, several transactions."""
+    monkeypatch.setattr(online_load, "TEXT_ACCOUNTS", 7)
+    monkeypatch.setattr(online_load, "CHUNK_ACCOUNTS", 15)
+    frame = features_with_edge_cases()
+    reference, fast = [store_of(tmp_path / name, frame) for name in ("materialize", "fast")]
+    for _, store in (reference, fast):
+        apply_definitions(store)
+    materialize_latest(reference[1], AS_OF_DATES[-1])
+    load_latest_online(fast[1], fast[0].layout, AS_OF_DATES[-1])
+    assert stored_rows(fast[0]) == stored_rows(reference[0])
+
+
+def test_value_texts_are_feasts_value_text():
+    edge = [0.0, -0.0, 1e-05, 3.0, 0.1 + 0.2, 1e16, 123456789012345678.0, -2.5e-300, 5e-324, 1.8e308 / 1.1]
+    values = np.array([edge + [np.inf, -np.inf], np.random.default_rng(3).normal(size=12) * 1e3])
+    for row, text in zip(values, online_load.value_texts(values), strict=True):
+        expected = [extract_text_and_num(ValueProto(double_val=value), False)[0] for value in row]
+        assert json.loads(text) == expected
 
 
 def test_a_second_load_overwrites_as_materialize_does(tmp_path):
