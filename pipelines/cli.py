@@ -166,11 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     study = add_command(
         commands,
         "study",
-        help="walk-forward NDCG@100 of each label x feature set x objective, beside the baselines",
+        help="walk-forward NDCG@100 and Precision@100 of each label x feature set x objective, and of "
+        "the evidence inputs plus each addition, beside the baselines",
     )
     study.add_argument("--labels", default="fwd_alpha_tstat_12m,fwd_sharpe_30d", help="comma-separated")
     study.add_argument("--feature-sets", default="evidence,all", help="comma-separated: evidence, all")
     study.add_argument("--objectives", default="regression", help="comma-separated: regression, lambdarank")
+    study.add_argument(
+        "--additions",
+        default="",
+        help="comma-separated: each adds a row of the evidence inputs plus it, a group of "
+        "components.ranking.study.ADDITIONS (post_trade_tstat_inception, post_trade_mean_12m, ...) "
+        "or any feature name (default: none)",
+    )
     study.add_argument(
         "--output", type=Path, help="CSV of the table (default: <data root>/reports/study.csv)"
     )
@@ -238,7 +246,11 @@ def cmd_study(args: argparse.Namespace) -> None:
 
     settings = settings_from(args)
     table = run_study(
-        settings, args.labels.split(","), args.feature_sets.split(","), args.objectives.split(",")
+        settings,
+        args.labels.split(","),
+        args.feature_sets.split(","),
+        args.objectives.split(","),
+        [name for name in args.additions.split(",") if name],
     )
     output = args.output or settings.layout.reports / "study.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
