@@ -267,7 +267,10 @@ def _write_sqlite(store: FeatureStore, view: FeatureView, features: list[str], l
         "ELSE x'' END, "
         f"CASE WHEN substr(?2, 9 * f.idx + 1, 1) = x'{DOUBLE_VAL_TAG:02x}' THEN j.value END, ?4, NULL "
         "FROM json_each(?3) AS j JOIN temp.skillrank_features AS f ON f.idx = j.key "
-        "WHERE true ORDER BY f.idx "
+        # no ORDER BY: json_each yields the array's order, already feature_name order, and a sort of
+        # 44 rows per statement cost ~10% (the order only speeds the B-trees, the rows are the same);
+        # WHERE true: without it SQLite would parse ON CONFLICT as the join's ON
+        "WHERE true "
         "ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, "
         "value_text = excluded.value_text, event_ts = excluded.event_ts, created_ts = excluded.created_ts"
     )
