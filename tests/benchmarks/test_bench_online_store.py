@@ -6,8 +6,10 @@
 N (``BENCH_ONLINE_ACCOUNTS``, default 100k) accounts at two month-ends, every feature of the
 contract. `materialize` runs on at most ``BENCH_ONLINE_MATERIALIZE_ACCOUNTS`` (default 20k: it runs
 at ~1.6k accounts/s and holds a proto per value) and its rate is the ratio's denominator. Each path
-runs in a forked child, so its peak RSS is its own. Redis paths are skipped without a Redis at
-``BENCH_REDIS`` (default 127.0.0.1:6379); their keys live under a project of their own, deleted after.
+runs in a forked child, so its peak RSS is its own; ``load`` is the 1-minute load average as it
+ended (other jobs slow every path: compare rates at like loads). Redis paths are skipped without a
+Redis at ``BENCH_REDIS`` (default 127.0.0.1:6379); their keys live under a project of their own,
+deleted after.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def test_fast_online_load_against_materialize(tmp_path):
             child.start()
             seconds, peak_mb = queue.get()
             child.join()
+            load = os.getloadavg()[0]
             if store_kind == "redis":
                 import redis
 
@@ -89,11 +92,11 @@ def test_fast_online_load_against_materialize(tmp_path):
                 client = redis.Redis(host=host, port=int(port))
                 for keys in _batched(client.scan_iter(match=b"*" + project.encode(), count=10_000)):
                     client.delete(*keys)
-            results.append((store_kind, path, n, seconds, n / seconds, peak_mb))
-    widths = (7, 12, 9, 8, 11, 8, 6)
-    header = ("store", "path", "accounts", "seconds", "accounts/s", "peak MB", "ratio")
+            results.append((store_kind, path, n, seconds, n / seconds, peak_mb, load))
+    widths = (7, 12, 9, 8, 11, 8, 6, 5)
+    header = ("store", "path", "accounts", "seconds", "accounts/s", "peak MB", "ratio", "load")
     print("\n" + " ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
-    for store_kind, path, n, seconds, rate, peak_mb in results:
+    for store_kind, path, n, seconds, rate, peak_mb, load in results:
         base = next(r[4] for r in results if r[0] == store_kind and r[1] == "materialize")
         cells = (
             store_kind,
@@ -103,6 +106,7 @@ def test_fast_online_load_against_materialize(tmp_path):
             f"{rate:.0f}",
             f"{peak_mb:.0f}",
             f"{rate / base:.1f}x",
+            f"{load:.1f}",
         )
         print(" ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     for store_kind in stores:
