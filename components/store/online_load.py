@@ -30,14 +30,14 @@ Python objects (tests/components/store/test_online_load.py reads both back throu
   Rows go in in primary-key order (entity key bytes, then feature name), so the table and both of
   Feast's indexes only append. The value texts (``str`` of 44 floats an account, a quarter of the
   load's CPU) are formatted by a forked worker process, `TEXT_ACCOUNTS` at a time, one part ahead
-  of SQLite: the two cores work at once (a thread would not: it holds the GIL that the writer needs
-  back after every statement). SQLite's own insert (about 2.5 us a row, three B-trees) is what
-  remains; measured and not kept, as no faster within noise at 20k accounts: a plain ``INSERT``
-  into an empty table (no ``ON CONFLICT``), the ``_ek`` index built after the load, a 256 MB page
-  cache, 16 or 64 kB pages, ``journal_mode=OFF``, ``locking_mode=EXCLUSIVE`` (which would also lock
-  readers out during a load), ``executemany`` over 44 prebuilt tuples an account (2.5x slower than
-  the ``json_each`` expansion) and numpy's ``astype(str)`` (the same strings, 1.5x slower than
-  ``str``).
+  of SQLite: the two cores work at once (not a thread, untried: it would hold the GIL that the
+  writer takes back after every statement). SQLite's own insert (2.5-3 us a row on a loaded
+  machine, three B-trees) is what remains; measured and not kept, as no faster within noise at 20k
+  accounts: a plain ``INSERT`` into an empty table (no ``ON CONFLICT``), the ``_ek`` index built
+  after the load, a 256 MB page cache, 16 or 64 kB pages, ``journal_mode=OFF``,
+  ``locking_mode=EXCLUSIVE`` (which would also lock readers out during a load), ``executemany``
+  over 44 prebuilt tuples an account (2.5x slower than the ``json_each`` expansion) and numpy's
+  ``astype(str)`` (the same strings, 1.5x slower than ``str``).
 * Redis: Feast's key (`_redis_key`: entity key + project), fields (`_mmh3` of ``view:feature``,
   computed once per feature, not once per value), the ``_ts:<view>`` field (a serialized protobuf
   Timestamp) and, unless the store's ``skip_dedup`` is set, Feast's rule that a row older than the
