@@ -174,7 +174,6 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--objectives", default="regression", help="comma-separated: regression, lambdarank")
     study.add_argument(
         "--additions",
-        default="",
         help="comma-separated: each adds a row of the evidence inputs plus it, a group of "
         "components.ranking.study.ADDITIONS (post_trade_tstat_inception, post_trade_mean_12m, ...) "
         "or any feature name (default: none)",
@@ -250,7 +249,7 @@ def cmd_study(args: argparse.Namespace) -> None:
         args.labels.split(","),
         args.feature_sets.split(","),
         args.objectives.split(","),
-        [name for name in args.additions.split(",") if name],
+        [name for name in (args.additions or "").split(",") if name],
     )
     output = args.output or settings.layout.reports / "study.csv"
     output.parent.mkdir(parents=True, exist_ok=True)
